@@ -1,0 +1,32 @@
+//! `leasehold-core`: leader leases for Raft that never serve a stale read
+//! because a clock, a pause or a protocol corner lied.
+//!
+//! The core is `no_std`, allocation-free and sans-IO: it never reads a clock
+//! itself. The caller owns time and hands it [`Instant`]s read from a
+//! [`Clock`] implemented by one of the HAL crates (`leasehold-hal-linux`,
+//! `leasehold-hal-darwin`, `leasehold-hal-fallback`, `leasehold-hal-embedded`).
+//!
+//! ```
+//! use core::time::Duration;
+//! use leasehold_core::{Clock, Instant, ManualClock};
+//!
+//! let clock = ManualClock::new(Instant::from_nanos(1_000).unwrap());
+//! let start = clock.now()?;
+//! clock.advance(Duration::from_millis(5));
+//! let elapsed = clock.now()?.checked_duration_since(start);
+//! assert_eq!(elapsed, Some(Duration::from_millis(5)));
+//! # Ok::<(), leasehold_core::ClockError>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod clock;
+mod instant;
+mod manual;
+mod stamp;
+
+pub use clock::{Clock, ClockError, ClockInfo};
+pub use instant::Instant;
+pub use manual::ManualClock;
+pub use stamp::Stamp;
