@@ -24,9 +24,11 @@
 mod clock;
 mod instant;
 mod manual;
+mod quorum;
 mod stamp;
 
 pub use clock::{Clock, ClockError, ClockInfo};
 pub use instant::Instant;
 pub use manual::ManualClock;
+pub use quorum::{QuorumTracker, TrackerError};
 pub use stamp::Stamp;
