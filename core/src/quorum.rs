@@ -140,20 +140,26 @@ impl core::error::Error for TrackerError {}
 pub struct QuorumTracker<const N: usize> {
     self_id: u64,
     /// Number of peers in the membership; they occupy slots `..len` of the
-    /// arrays below. Slots from `len` on are always `0`/`0`/`None`, so that
-    /// the derived `PartialEq` compares only meaningful state.
+    /// arrays below. Slots from `len` on are always zero, so that the
+    /// derived `PartialEq` compares only meaningful state.
     len: usize,
     ids: [u64; N],
     /// `INCOMING` and/or `OUTGOING` for each peer in the membership.
     roles: [u8; N],
-    /// The freshest ack of each peer. Every stored ack belongs to generation
-    /// `floor`, which is why only the instant is kept.
-    acks: [Option<Instant>; N],
+    /// The freshest ack of each peer as [`Instant::as_nanos`], `0` for none
+    /// (an `Instant` is never zero, so `0` is free and sorts below every
+    /// ack). Every stored ack belongs to generation `floor`, which is why
+    /// only the instant is kept.
+    acks: [u64; N],
     /// Whether an outgoing voter set is in force (joint consensus).
     joint: bool,
     /// Acks of an older generation are ignored.
     floor: u64,
-    /// Cached result of `compute_quorum`, refreshed on every state change.
+    /// The quorum instant of the incoming set, kept exact after every change.
+    incoming_quorum: Option<Instant>,
+    /// The quorum instant of the outgoing set; `None` when not joint.
+    outgoing_quorum: Option<Instant>,
+    /// The combination of the two above, in generation `floor`.
     quorum: Option<Stamp>,
 }
 
@@ -167,9 +173,11 @@ impl<const N: usize> QuorumTracker<N> {
             len: 0,
             ids: [0; N],
             roles: [0; N],
-            acks: [None; N],
+            acks: [0; N],
             joint: false,
             floor: 0,
+            incoming_quorum: None,
+            outgoing_quorum: None,
             quorum: None,
         }
     }
@@ -203,9 +211,8 @@ impl<const N: usize> QuorumTracker<N> {
 
     /// The freshest ack that counts for `peer`, if it is a voter and has one.
     pub fn ack(&self, peer: u64) -> Option<Stamp> {
-        let slot = self.slot_of(peer)?;
-        let instant = (*self.acks.get(slot)?)?;
-        Some(Stamp::new(instant, self.floor))
+        let nanos = *self.acks.get(self.slot_of(peer)?)?;
+        Some(Stamp::new(Instant::from_nanos(nanos)?, self.floor))
     }
 
     /// The current quorum stamp: the oldest ack among the freshest majority
@@ -220,11 +227,15 @@ impl<const N: usize> QuorumTracker<N> {
 
     /// Records that `peer` acknowledged the request sent at `stamp`.
     ///
-    /// Returns `Ok(Some(q))` when the quorum stamp changed to `q` (within a
+    /// Returns `Ok(Some(q))` when the quorum stamp advanced to `q` (within a
     /// generation it only moves forward), `Ok(None)` when it did not, which
-    /// includes an ack that was ignored: older than the peer's current ack,
-    /// or of a generation below the floor. An ack of a newer generation
-    /// raises the floor and drops every older ack first.
+    /// includes an ack that was ignored: not later than the peer's current
+    /// ack, or of a generation below the floor. An ack of a newer generation
+    /// raises the floor and drops every older ack first (the quorum then
+    /// usually falls back to `None`).
+    ///
+    /// `O(N)` and no allocation: a scan for the peer, then one pass that
+    /// updates each voter set's quorum from its previous value.
     ///
     /// # Errors
     ///
@@ -244,18 +255,31 @@ impl<const N: usize> QuorumTracker<N> {
             // The lease moved on without a reset reaching us; acks of the
             // old generation prove nothing about the new one.
             self.floor = generation;
-            self.acks = [None; N];
+            self.clear_acks();
         }
-        let Some(ack) = self.acks.get_mut(slot) else {
+        let new = stamp.instant().as_nanos();
+        let (Some(ack), Some(&role)) = (self.acks.get_mut(slot), self.roles.get(slot)) else {
             // Unreachable: slot_of only returns slots below len <= N.
             return Ok(None);
         };
-        if ack.is_some_and(|old| old >= stamp.instant()) {
+        let old = *ack;
+        if old >= new {
             // A late response to an older request: acks never move back.
+            // (Also keeps the single-increase premise of `advance`.)
             return Ok(None);
         }
-        *ack = Some(stamp.instant());
-        Ok(self.refresh())
+        *ack = new;
+        if role & INCOMING != 0 {
+            self.incoming_quorum = self.advance(INCOMING, self.incoming_quorum, old);
+        }
+        if role & OUTGOING != 0 {
+            self.outgoing_quorum = self.advance(OUTGOING, self.outgoing_quorum, old);
+        }
+        let before = self.quorum;
+        self.refresh();
+        // Within one generation the quorum only moves forward, so "changed
+        // to Some" is "advanced"; after a floor raise any Some is new.
+        Ok(self.quorum.filter(|_| self.quorum != before))
     }
 
     /// Installs a new membership and recomputes the quorum.
@@ -308,14 +332,14 @@ impl<const N: usize> QuorumTracker<N> {
             }
         }
 
-        let mut acks = [None; N];
+        let mut acks = [0u64; N];
         let single_voter = outgoing_voters.is_empty() && voters.len() == 1;
         if !single_voter {
             // Carry over the acks of peers that stay; anyone else starts
             // empty, so a removed peer that is re-added later cannot bring
             // its old ack back.
             for (ack, &peer) in acks.iter_mut().zip(ids.iter().take(len)) {
-                *ack = self.ack(peer).map(Stamp::instant);
+                *ack = self.ack(peer).map_or(0, |s| s.instant().as_nanos());
             }
         }
 
@@ -324,6 +348,9 @@ impl<const N: usize> QuorumTracker<N> {
         self.acks = acks;
         self.len = len;
         self.joint = !outgoing_voters.is_empty();
+        // Both sets changed arbitrarily: select from scratch.
+        self.incoming_quorum = self.select(INCOMING);
+        self.outgoing_quorum = self.select(OUTGOING);
         self.refresh();
         Ok(())
     }
@@ -339,8 +366,8 @@ impl<const N: usize> QuorumTracker<N> {
     /// lease.)
     pub fn reset(&mut self, min_generation: u64) {
         self.floor = self.floor.max(min_generation);
-        self.acks = [None; N];
-        self.quorum = None;
+        self.clear_acks();
+        self.refresh();
     }
 
     /// The slot of `peer` in the current membership.
@@ -349,54 +376,96 @@ impl<const N: usize> QuorumTracker<N> {
         self.ids.iter().take(self.len).position(|&id| id == peer)
     }
 
-    /// Recomputes the cached quorum; returns it if it changed to `Some`.
-    #[inline]
-    fn refresh(&mut self) -> Option<Stamp> {
-        let quorum = self.compute_quorum();
-        let changed = quorum != self.quorum;
-        self.quorum = quorum;
-        quorum.filter(|_| changed)
+    fn clear_acks(&mut self) {
+        self.acks = [0; N];
+        self.incoming_quorum = None;
+        self.outgoing_quorum = None;
     }
 
-    fn compute_quorum(&self) -> Option<Stamp> {
-        let incoming = self.set_quorum(INCOMING)?;
-        let instant = if self.joint {
-            incoming.min(self.set_quorum(OUTGOING)?)
-        } else {
-            incoming
+    /// Combines the per-set quorums into the quorum stamp.
+    #[inline]
+    fn refresh(&mut self) {
+        let instant = match (self.incoming_quorum, self.outgoing_quorum) {
+            (Some(i), _) if !self.joint => Some(i),
+            (Some(i), Some(o)) => Some(i.min(o)),
+            // Joint consensus needs a majority in both sets.
+            _ => None,
         };
-        Some(Stamp::new(instant, self.floor))
+        self.quorum = instant.map(|i| Stamp::new(i, self.floor));
+    }
+
+    /// The acks of the voters with `role`, in slot order.
+    #[inline]
+    fn members(&self, role: u8) -> impl Iterator<Item = u64> + '_ {
+        self.roles
+            .iter()
+            .zip(self.acks.iter())
+            .take(self.len)
+            .filter(move |(r, _)| **r & role != 0)
+            .map(|(_, &ack)| ack)
+    }
+
+    /// The quorum of the `role` set after one of its members' ack rose from
+    /// `old` (0: none), given `previous`, the exact quorum before the rise.
+    ///
+    /// Let `q = previous` be the `m`-th largest ack (`m` = majority). Fewer
+    /// than `m` acks were above `q`. One ack rising can add at most one ack
+    /// above `q` (only if `old <= q` and the new value is above `q`), so
+    /// afterwards either still fewer than `m` acks exceed `q`, and `q` is
+    /// still the `m`-th largest (the count at or above `q` did not drop:
+    /// the risen ack is still at or above `q` if it was), or exactly `m` do,
+    /// and the `m`-th largest is the smallest of them. Either way one pass,
+    /// no selection.
+    #[inline]
+    fn advance(&self, role: u8, previous: Option<Instant>, old: u64) -> Option<Instant> {
+        let Some(q) = previous else {
+            // No quorum yet: nothing to start from.
+            return self.select(role);
+        };
+        let q = q.as_nanos();
+        if old > q {
+            // The ack was above the quorum already; raising it changes nothing.
+            return previous;
+        }
+        let (mut size, mut above, mut min_above) = (0usize, 0usize, u64::MAX);
+        for ack in self.members(role) {
+            size += 1;
+            if ack > q {
+                above += 1;
+                min_above = min_above.min(ack);
+            }
+        }
+        if above > size / 2 {
+            Instant::from_nanos(min_above)
+        } else {
+            previous
+        }
     }
 
     /// The oldest ack among the freshest majority of the voters with `role`,
     /// or `None` if fewer than a majority of them acked (or the set is empty).
     ///
     /// `O(N)`: one pass to gather the set, then `select_nth_unstable`
-    /// (worst-case linear selection), no sort and no allocation.
-    fn set_quorum(&self, role: u8) -> Option<Instant> {
-        let mut buf: [Option<Instant>; N] = [None; N];
+    /// (worst-case linear selection), no sort and no allocation. Used when
+    /// there is no previous quorum to advance from.
+    fn select(&self, role: u8) -> Option<Instant> {
+        let mut buf = [0u64; N];
         let mut size = 0usize;
-        let members = self
-            .roles
-            .iter()
-            .zip(self.acks.iter())
-            .take(self.len)
-            .filter(|(r, _)| **r & role != 0);
-        for (dst, (_, ack)) in buf.iter_mut().zip(members) {
-            *dst = *ack;
+        for (dst, ack) in buf.iter_mut().zip(self.members(role)) {
+            *dst = ack;
             size += 1;
         }
         let members = buf.get_mut(..size)?;
-        // A missing ack is `None`, which orders below every instant. With the
-        // set in ascending order, the `majority`-th largest value sits at
-        // `size - majority`: at least `majority` voters acked at or after it.
-        // If that value is `None`, fewer than a majority acked at all.
+        // A missing ack is 0, below every instant. With the set in ascending
+        // order, the `majority`-th largest value sits at `size - majority`:
+        // at least `majority` voters acked at or after it. If that value is
+        // 0, fewer than a majority acked at all.
         let majority = size / 2 + 1;
         // size == 0 gives None here; otherwise majority >= 1 keeps the index
         // below `size`, so select_nth_unstable cannot panic.
         let index = size.checked_sub(majority)?;
         let (_, nth, _) = members.select_nth_unstable(index);
-        *nth
+        Instant::from_nanos(*nth)
     }
 }
 
