@@ -428,12 +428,23 @@ impl<const N: usize> QuorumTracker<N> {
             return previous;
         }
         let (mut size, mut above, mut min_above) = (0usize, 0usize, u64::MAX);
-        for ack in self.members(role) {
+        let mut count = |ack: u64| {
             size += 1;
             if ack > q {
                 above += 1;
                 min_above = min_above.min(ack);
             }
+        };
+        if self.joint {
+            self.members(role).for_each(&mut count);
+        } else {
+            // Outside joint consensus every peer is an incoming voter: skip
+            // the role filter on the hot path.
+            self.acks
+                .iter()
+                .take(self.len)
+                .copied()
+                .for_each(&mut count);
         }
         if above > size / 2 {
             Instant::from_nanos(min_above)
