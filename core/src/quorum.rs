@@ -709,6 +709,26 @@ mod tests {
         assert_eq!(t.record_ack(2, at(60)), Ok(Some(at(30))));
     }
 
+    /// Each set's quorum only moves with the acks of its own voters.
+    #[test]
+    fn joint_each_set_advances_on_its_own_acks() {
+        let mut t = tracker(&[1, 2, 3]);
+        t.set_membership(&[3, 4, 5], &[1, 2, 3]).unwrap();
+        for p in 1..=5 {
+            t.record_ack(p, at(10)).unwrap();
+        }
+        assert_eq!(t.quorum_stamp(), Some(at(10)));
+        // Incoming {3, 4, 5} moves to 50; outgoing {1, 2, 3} stays at 10.
+        assert_eq!(t.record_ack(4, at(50)), Ok(None));
+        assert_eq!(t.record_ack(5, at(60)), Ok(None));
+        // Outgoing: {70, 10, 10} is still 10.
+        assert_eq!(t.record_ack(1, at(70)), Ok(None));
+        // Outgoing: {70, 70, 10} is 70; incoming is 50.
+        assert_eq!(t.record_ack(2, at(70)), Ok(Some(at(50))));
+        // Peer 3 is in both: incoming {80, 50, 60} -> 60, outgoing -> 70.
+        assert_eq!(t.record_ack(3, at(80)), Ok(Some(at(60))));
+    }
+
     #[test]
     fn joint_removes_the_leader_itself() {
         // Leader 1 leaves: {1,2,3} -> {2,3,4} & {1,2,3} -> {2,3,4}.
