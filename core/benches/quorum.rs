@@ -139,15 +139,21 @@ fn main() {
     });
     benchkit::report(tmp, &ratios);
 
-    // Linear growth: the subject's time per ack against the voter count.
+    // Linear growth: time per ack against the voter count, and the cost of
+    // each voter added beyond the 3-voter case (flat means linear).
     println!("\n== tracker time per ack by voter count ==");
+    let base = benchkit::median_ns(tmp, GROUPS[0], "tracker");
     for (group, voters) in GROUPS.iter().zip([3u32, 5, 7, 64]) {
-        match benchkit::median_ns(tmp, group, "tracker") {
-            Some(ns) => println!(
-                "{voters:>3} voters: {ns:8.2} ns/ack, {:6.2} ns per voter",
-                ns / f64::from(voters)
+        let Some(ns) = benchkit::median_ns(tmp, group, "tracker") else {
+            println!("{voters:>3} voters: not measured in this run");
+            continue;
+        };
+        match base.filter(|_| voters > 3) {
+            Some(b) => println!(
+                "{voters:>3} voters: {ns:8.2} ns/ack, {:5.2} ns per voter beyond 3",
+                (ns - b) / f64::from(voters - 3)
             ),
-            None => println!("{voters:>3} voters: not measured in this run"),
+            None => println!("{voters:>3} voters: {ns:8.2} ns/ack"),
         }
     }
 }
