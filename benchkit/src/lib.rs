@@ -20,6 +20,8 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use criterion::Criterion;
 
@@ -42,22 +44,35 @@ pub struct Ratio {
 /// A `Criterion` configured from the command line that writes its estimates
 /// under `tmpdir` (pass `env!("CARGO_TARGET_TMPDIR")`), where [`report`] reads them.
 pub fn criterion(tmpdir: &str) -> Criterion {
+    run_start();
     Criterion::default()
         .output_directory(&out_dir(tmpdir))
         .configure_from_args()
+}
+
+/// When this run started; estimates older than this belong to another run.
+fn run_start() -> SystemTime {
+    static START: OnceLock<SystemTime> = OnceLock::new();
+    *START.get_or_init(SystemTime::now)
 }
 
 fn out_dir(tmpdir: &str) -> PathBuf {
     Path::new(tmpdir).join("criterion")
 }
 
-/// The median estimate, in nanoseconds, criterion stored for `group/function`.
+/// The median estimate, in nanoseconds, criterion stored for `group/function`
+/// during this run (an older file, from a run that filtered this function
+/// out, is not mixed in).
 pub fn median_ns(tmpdir: &str, group: &str, function: &str) -> Option<f64> {
     let path = out_dir(tmpdir)
         .join(group)
         .join(function)
         .join("new")
         .join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < run_start() {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("median")?.get("point_estimate")?.as_f64()

@@ -85,8 +85,11 @@ impl Instant {
 /// A `Duration` as whole nanoseconds, or `None` beyond `u64::MAX` ns (~584 years).
 #[inline]
 fn duration_to_nanos(d: Duration) -> Option<u64> {
-    // as_nanos is u128; a Duration can hold ~2^64 seconds, far beyond u64 ns.
-    u64::try_from(d.as_nanos()).ok()
+    // A Duration holds up to ~2^64 seconds, far beyond u64 ns. Staying in u64
+    // (rather than as_nanos' u128) keeps this off the lease's hot path.
+    d.as_secs()
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::from(d.subsec_nanos()))
 }
 
 impl fmt::Debug for Instant {

@@ -177,6 +177,7 @@ impl Lease {
     /// the current generation and that is later than the current expiry.
     /// Extension is monotonic and generation-gated (invariant 5); every
     /// outcome other than [`Extension::Extended`] leaves the lease unchanged.
+    #[inline]
     pub fn extend(&self, stamp: Stamp, duration: Duration) -> Extension {
         let Some(new_expiry) = stamp.instant().checked_add(duration) else {
             return Extension::Overflow;
@@ -209,7 +210,9 @@ impl Lease {
             self.expiry.store(new_expiry.as_nanos(), Ordering::Relaxed);
             Extension::Extended
         };
-        let before = self.ctrl.fetch_and(!WRITING, Ordering::Release);
+        // We hold WRITING, so subtracting it clears exactly that bit; unlike
+        // fetch_and, fetch_sub returns the old value in one instruction (xadd).
+        let before = self.ctrl.fetch_sub(WRITING, Ordering::Release);
         if before & PENDING != 0 {
             // An invalidation arrived while we held the slot and left it to us.
             self.apply_pending();
@@ -233,6 +236,7 @@ impl Lease {
 
     /// Applies a requested invalidation if the write slot is free. If someone
     /// else holds the slot, they apply it when they release it.
+    #[cold]
     fn apply_pending(&self) {
         let mut ctrl = self.ctrl.load(Ordering::Relaxed);
         loop {
