@@ -29,11 +29,12 @@
 //!   lease expires early). Reading BOOTTIME first would make it an
 //!   under-estimate by that gap, and a suspend landing between the two reads
 //!   would be missed altogether by that reading.
-//! * Reading RAW before both means that a suspend landing anywhere after the
-//!   RAW read is already in the offset: the result is then the pre-suspend RAW
-//!   value plus the post-suspend offset, which is never less than the ideal
-//!   suspend-adjusted time at `t_r`. A suspend after the BOOTTIME read belongs
-//!   to the next reading.
+//! * Reading RAW before both means that a suspend landing between the RAW
+//!   and the BOOTTIME read is already in the offset: the result is then the
+//!   pre-suspend RAW value plus the post-suspend offset, which is never less
+//!   than the ideal suspend-adjusted time at `t_r`. A suspend after the
+//!   BOOTTIME read belongs to the next reading; the call that returned before
+//!   it cannot have observed it.
 //!
 //! # The running maximum
 //!
