@@ -65,8 +65,8 @@ fn out_dir(tmpdir: &str) -> PathBuf {
 /// out, is not mixed in).
 pub fn median_ns(tmpdir: &str, group: &str, function: &str) -> Option<f64> {
     let path = out_dir(tmpdir)
-        .join(group)
-        .join(function)
+        .join(filename_safe(group))
+        .join(filename_safe(function))
         .join("new")
         .join("estimates.json");
     let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
@@ -76,6 +76,13 @@ pub fn median_ns(tmpdir: &str, group: &str, function: &str) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("median")?.get("point_estimate")?.as_f64()
+}
+
+/// The directory name criterion uses for a benchmark id (the same character
+/// replacement as criterion's own `make_filename_safe`; our ids stay short,
+/// so its truncation never applies).
+fn filename_safe(id: &str) -> String {
+    id.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_")
 }
 
 /// Prints each ratio with its target. Missing estimates (for example in
