@@ -29,11 +29,13 @@
 //!
 //! # What std's `Instant` is on each OS
 //!
-//! Established from the Rust standard library source (Rust 1.95.0, the
-//! toolchain this crate is built with: `library/std/src/time.rs`, table
-//! "Underlying System calls"; `library/std/src/sys/time/unix.rs`,
-//! `Instant::CLOCK_ID`; `library/std/src/sys/time/windows.rs`), and for the
-//! clocks' behaviour from the sources named in each row.
+//! Which clock std reads comes from the standard library's source: for Rust
+//! 1.95.0, the toolchain this crate is built with, `library/std/src/time.rs`
+//! (table "Underlying System calls") and `library/std/src/sys/time/unix.rs`
+//! (`Instant::CLOCK_ID`: `CLOCK_UPTIME_RAW` on `target_vendor = "apple"`,
+//! `CLOCK_MONOTONIC` on every other Unix); for Windows,
+//! `library/std/src/sys/time/windows.rs` in rust-lang/rust. What those clocks
+//! do comes from the sources named below the table.
 //!
 //! | OS | std reads | slewed | counts suspend | max drift assumed | resolution assumed |
 //! |---|---|---|---|---|---|
@@ -83,7 +85,8 @@
 //!   clock that counts suspended time" (commit 108de784513d, D39270; also
 //!   FreeBSD bug 236702). It is slewed: `kern_tc.c` folds the NTP PLL and
 //!   `adjtime(2)` adjustment (`th_adjustment`) into the scale used for uptime.
-//!   `kern_ntptime.c` bounds that by `MAXFREQ` (500 ppm), the `adjtime` slew
+//!   `kern_ntptime.c` (Mills' nanokernel code; the copy read dates from 2012)
+//!   bounds that by `MAXFREQ` (500 ppm), the `adjtime` slew
 //!   (5 000 ppm while more than a second off) and the PLL phase step
 //!   `MAXPHASE >> SHIFT_PLL` = 0.5 s / 16 per second (31 250 ppm); with
 //!   500 ppm of oscillator error, 37 250 ppm (PPS-disciplined time again
@@ -98,8 +101,9 @@
 //! the clock, not the unit of the reading (std hands out nanoseconds
 //! everywhere). 1 µs covers the counters these systems use in practice: the
 //! TSC, the HPET (~70 ns), the ACPI PM timer (~279 ns), Arm's generic timer
-//! (1 MHz or faster), Apple's 24 MHz timebase (~42 ns) and QPC. It does not
-//! cover a Linux kernel timing with the `jiffies` clocksource.
+//! (typically 1 to 50 MHz, 1 GHz from Armv8.6), Apple's 24 MHz timebase
+//! (~42 ns) and QPC. It does not cover a Linux kernel timing with the
+//! `jiffies` clocksource, or a slower Arm system counter.
 //!
 //! # Readings
 //!
