@@ -124,6 +124,16 @@
 //! (`wasm32-unknown-unknown` and other targets using std's `unsupported` time
 //! module, whose `Instant::now` always panics) [`FallbackClock`] does not
 //! exist, so using it there fails at compile time instead.
+// `FallbackClock` is missing where std has no clock; link there to the
+// section that says so, so the crate docs build for every target.
+#![cfg_attr(
+    not(any(all(target_family = "wasm", target_os = "unknown"), target_os = "zkvm")),
+    doc = "\n\n[`FallbackClock`]: crate::FallbackClock"
+)]
+#![cfg_attr(
+    any(all(target_family = "wasm", target_os = "unknown"), target_os = "zkvm"),
+    doc = "\n\n[`FallbackClock`]: #panics"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Where std has no clock there is no `FallbackClock`, and nothing reads the
