@@ -1,10 +1,9 @@
 //! The clock object and the process-wide base it reads against.
 
+use core::time::Duration;
 use std::sync::OnceLock;
 
 use leasehold_core::{Clock, ClockError, ClockInfo, Instant};
-
-use core::time::Duration;
 
 use crate::{HOST_INFO, ORIGIN_NANOS};
 
