@@ -7,14 +7,16 @@
 //! ```no_run
 //! use benchkit::Ratio;
 //!
-//! let mut c = benchkit::criterion(env!("CARGO_TARGET_TMPDIR"));
+//! // In a bench target, pass env!("CARGO_TARGET_TMPDIR").
+//! let tmp = "target/tmp";
+//! let mut c = benchkit::criterion(tmp);
 //! let mut g = c.benchmark_group("now");
 //! g.bench_function("baseline", |b| b.iter(std::time::Instant::now));
 //! g.bench_function("subject", |b| b.iter(std::time::Instant::now));
 //! g.finish();
 //! c.final_summary();
 //! benchkit::report(
-//!     env!("CARGO_TARGET_TMPDIR"),
+//!     tmp,
 //!     &[Ratio { group: "now", subject: "subject", baseline: "baseline", target: 1.1, higher_is_better: false }],
 //! );
 //! ```
