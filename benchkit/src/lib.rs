@@ -7,19 +7,23 @@
 //! ```no_run
 //! use benchkit::Ratio;
 //!
-//! let mut c = benchkit::criterion(env!("CARGO_TARGET_TMPDIR"));
+//! // In a bench target, pass env!("CARGO_TARGET_TMPDIR").
+//! let tmp = "target/tmp";
+//! let mut c = benchkit::criterion(tmp);
 //! let mut g = c.benchmark_group("now");
 //! g.bench_function("baseline", |b| b.iter(std::time::Instant::now));
 //! g.bench_function("subject", |b| b.iter(std::time::Instant::now));
 //! g.finish();
 //! c.final_summary();
 //! benchkit::report(
-//!     env!("CARGO_TARGET_TMPDIR"),
+//!     tmp,
 //!     &[Ratio { group: "now", subject: "subject", baseline: "baseline", target: 1.1, higher_is_better: false }],
 //! );
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use criterion::Criterion;
 
@@ -42,25 +46,45 @@ pub struct Ratio {
 /// A `Criterion` configured from the command line that writes its estimates
 /// under `tmpdir` (pass `env!("CARGO_TARGET_TMPDIR")`), where [`report`] reads them.
 pub fn criterion(tmpdir: &str) -> Criterion {
+    run_start();
     Criterion::default()
         .output_directory(&out_dir(tmpdir))
         .configure_from_args()
+}
+
+/// When this run started; estimates older than this belong to another run.
+fn run_start() -> SystemTime {
+    static START: OnceLock<SystemTime> = OnceLock::new();
+    *START.get_or_init(SystemTime::now)
 }
 
 fn out_dir(tmpdir: &str) -> PathBuf {
     Path::new(tmpdir).join("criterion")
 }
 
-/// The median estimate, in nanoseconds, criterion stored for `group/function`.
+/// The median estimate, in nanoseconds, criterion stored for `group/function`
+/// during this run (an older file, from a run that filtered this function
+/// out, is not mixed in).
 pub fn median_ns(tmpdir: &str, group: &str, function: &str) -> Option<f64> {
     let path = out_dir(tmpdir)
-        .join(group)
-        .join(function)
+        .join(filename_safe(group))
+        .join(filename_safe(function))
         .join("new")
         .join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < run_start() {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("median")?.get("point_estimate")?.as_f64()
+}
+
+/// The directory name criterion uses for a benchmark id (the same character
+/// replacement as criterion's own `make_filename_safe`; our ids stay short,
+/// so its truncation never applies).
+fn filename_safe(id: &str) -> String {
+    id.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_")
 }
 
 /// Prints each ratio with its target. Missing estimates (for example in

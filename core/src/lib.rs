@@ -22,13 +22,22 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod config;
 mod instant;
+mod lease;
 mod manual;
 mod quorum;
+mod read;
 mod stamp;
+mod sync;
 
 pub use clock::{Clock, ClockError, ClockInfo};
+pub use config::{ConfigError, LeaseConfig};
 pub use instant::Instant;
+pub use lease::{Extension, Lease};
 pub use manual::ManualClock;
 pub use quorum::{QuorumTracker, TrackerError};
+pub use read::{
+    finish_round, plan_read, read_local, LeadershipLoss, QuorumNeeded, ReadPlan, RoundOutcome,
+};
 pub use stamp::Stamp;

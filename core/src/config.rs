@@ -1,0 +1,344 @@
+//! Deriving the lease duration from the Raft timing it relies on (invariant 10).
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::ClockInfo;
+
+/// The inputs a safe lease duration is derived from.
+///
+/// A leader's lease rests on one promise: a follower that acknowledged the
+/// leader will not vote for anybody else until its own election timeout has
+/// passed. With tick length `tick`, a minimum election timeout of
+/// `election_ticks` ticks, clocks whose rate may be off by at most
+/// `rho = max_drift_ppm / 10^6`, a safety `margin` and a clock `resolution`,
+/// the lease is
+///
+/// ```text
+/// ((election_ticks - 1) * tick) * (1 - rho) / (1 + rho) - margin - resolution
+/// ```
+///
+/// * `election_ticks - 1`: a follower's first tick may land right after the
+///   acknowledged message, so only `election_ticks - 1` whole ticks are sure.
+/// * `(1 - rho) / (1 + rho)`: the follower's clock may run fast by `rho` while
+///   the leader's runs slow by `rho`.
+/// * The result is rounded down to the nanosecond.
+///
+/// Without check-quorum a raft-rs follower grants votes to a candidate while
+/// it still hears from the leader, so no lease is safe: the config refuses it.
+///
+/// ```
+/// use core::time::Duration;
+/// use leasehold_core::{ConfigError, LeaseConfig};
+///
+/// let cfg = LeaseConfig::new(Duration::from_millis(10), 10)
+///     .max_drift_ppm(10_000) // 1 %
+///     .margin(Duration::from_millis(5))
+///     .clock_resolution(Duration::from_nanos(1))
+///     .check_quorum(true);
+/// // 90 ms * 0.99 / 1.01 = 88.217821 ms, minus 5 ms and 1 ns.
+/// assert_eq!(cfg.lease_duration(), Ok(Duration::from_nanos(83_217_820)));
+///
+/// assert_eq!(cfg.check_quorum(false).lease_duration(), Err(ConfigError::CheckQuorumOff));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseConfig {
+    tick: Duration,
+    election_ticks: usize,
+    max_drift_ppm: Option<u32>,
+    margin: Duration,
+    clock_resolution: Option<Duration>,
+    check_quorum: bool,
+}
+
+/// Why a [`LeaseConfig`] yields no lease duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The tick is zero.
+    ZeroTick,
+    /// Fewer than 2 election ticks leave no whole tick to lease.
+    TooFewElectionTicks(usize),
+    /// No clock drift bound was given (set it, or take it from [`ClockInfo`]).
+    MissingDrift,
+    /// No clock resolution was given (set it, or take it from [`ClockInfo`]).
+    MissingResolution,
+    /// A drift of 10^6 ppm (100 %) or more makes every lease unsafe.
+    DriftTooLarge(u32),
+    /// Check-quorum is off: followers would vote during the lease.
+    CheckQuorumOff,
+    /// The margin and resolution eat the whole lease.
+    NotPositive,
+    /// The lease does not fit in a [`Duration`].
+    TooLarge,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroTick => f.write_str("tick must be longer than zero"),
+            ConfigError::TooFewElectionTicks(n) => {
+                write!(f, "election timeout of {n} ticks; at least 2 are needed")
+            }
+            ConfigError::MissingDrift => f.write_str("no maximum clock drift was given"),
+            ConfigError::MissingResolution => f.write_str("no clock resolution was given"),
+            ConfigError::DriftTooLarge(ppm) => {
+                write!(f, "clock drift of {ppm} ppm; it must be below 1000000")
+            }
+            ConfigError::CheckQuorumOff => {
+                f.write_str("check-quorum is off, so followers may vote during a lease")
+            }
+            ConfigError::NotPositive => {
+                f.write_str("margin and clock resolution leave no lease time")
+            }
+            ConfigError::TooLarge => f.write_str("lease duration does not fit in a Duration"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+const PPM: u128 = 1_000_000;
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+impl LeaseConfig {
+    /// A config for ticks of `tick` and a minimum election timeout of
+    /// `election_ticks` ticks (raft-rs: `min_election_tick`, which defaults
+    /// to `election_tick`). Drift and resolution must be set before
+    /// [`lease_duration`](Self::lease_duration) succeeds; the margin starts
+    /// at zero and check-quorum off.
+    pub const fn new(tick: Duration, election_ticks: usize) -> LeaseConfig {
+        LeaseConfig {
+            tick,
+            election_ticks,
+            max_drift_ppm: None,
+            margin: Duration::ZERO,
+            clock_resolution: None,
+            check_quorum: false,
+        }
+    }
+
+    /// Takes the drift bound and resolution from the clock the lease will be
+    /// timed with.
+    pub const fn clock(self, info: &ClockInfo) -> LeaseConfig {
+        self.max_drift_ppm(info.max_drift_ppm)
+            .clock_resolution(info.resolution)
+    }
+
+    /// The maximum rate error of any clock involved, in parts per million.
+    pub const fn max_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
+        self.max_drift_ppm = Some(ppm);
+        self
+    }
+
+    /// Extra time subtracted for anything else the model does not cover.
+    pub const fn margin(mut self, margin: Duration) -> LeaseConfig {
+        self.margin = margin;
+        self
+    }
+
+    /// The resolution of the clock the lease is timed with.
+    pub const fn clock_resolution(mut self, resolution: Duration) -> LeaseConfig {
+        self.clock_resolution = Some(resolution);
+        self
+    }
+
+    /// Whether the Raft node runs with check-quorum (required).
+    pub const fn check_quorum(mut self, on: bool) -> LeaseConfig {
+        self.check_quorum = on;
+        self
+    }
+
+    /// The lease duration of invariant 10, or why there is none.
+    pub fn lease_duration(&self) -> Result<Duration, ConfigError> {
+        if self.tick.is_zero() {
+            return Err(ConfigError::ZeroTick);
+        }
+        if self.election_ticks < 2 {
+            return Err(ConfigError::TooFewElectionTicks(self.election_ticks));
+        }
+        let ppm = self.max_drift_ppm.ok_or(ConfigError::MissingDrift)?;
+        let resolution = self
+            .clock_resolution
+            .ok_or(ConfigError::MissingResolution)?;
+        if u128::from(ppm) >= PPM {
+            return Err(ConfigError::DriftTooLarge(ppm));
+        }
+        if !self.check_quorum {
+            return Err(ConfigError::CheckQuorumOff);
+        }
+        let sure_ticks = (self.election_ticks - 1) as u128;
+        let ppm = u128::from(ppm);
+        let scaled = sure_ticks
+            .checked_mul(self.tick.as_nanos())
+            .and_then(|base| base.checked_mul(PPM - ppm))
+            .ok_or(ConfigError::TooLarge)?
+            // Integer division rounds down: the lease errs short.
+            / (PPM + ppm);
+        let deductions = self.margin.as_nanos() + resolution.as_nanos();
+        let nanos = scaled
+            .checked_sub(deductions)
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::NotPositive)?;
+        let secs = u64::try_from(nanos / NANOS_PER_SEC).map_err(|_| ConfigError::TooLarge)?;
+        // The remainder is below 10^9, so it fits in u32.
+        let subsec = (nanos % NANOS_PER_SEC) as u32;
+        Ok(Duration::new(secs, subsec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn base() -> LeaseConfig {
+        LeaseConfig::new(ms(10), 10)
+            .max_drift_ppm(10_000)
+            .margin(ms(5))
+            .clock_resolution(Duration::ZERO)
+            .check_quorum(true)
+    }
+
+    #[test]
+    fn worked_example_tick_10ms_10_ticks_1pct_5ms() {
+        // (10 - 1) * 10 ms = 90 ms; * 990000 / 1010000 = 88 217 821.78 ns,
+        // rounded down; minus 5 ms.
+        assert_eq!(
+            base().lease_duration(),
+            Ok(Duration::from_nanos(83_217_821))
+        );
+        // A 1 us clock resolution comes off too.
+        assert_eq!(
+            base()
+                .clock_resolution(Duration::from_micros(1))
+                .lease_duration(),
+            Ok(Duration::from_nanos(83_216_821))
+        );
+    }
+
+    #[test]
+    fn worked_example_without_drift_or_margin() {
+        let c = LeaseConfig::new(ms(100), 10)
+            .max_drift_ppm(0)
+            .clock_resolution(Duration::ZERO)
+            .check_quorum(true);
+        assert_eq!(c.lease_duration(), Ok(ms(900)));
+        // The lease is strictly shorter than the election timeout.
+        assert!(c.lease_duration().unwrap() < ms(100) * 10);
+    }
+
+    #[test]
+    fn worked_example_from_clock_info() {
+        let info = ClockInfo {
+            name: "test",
+            resolution: Duration::from_nanos(1),
+            max_drift_ppm: 500,
+            counts_suspend: Some(true),
+            slewed: Some(false),
+        };
+        // raft-rs defaults: election_tick 10; a 100 ms tick.
+        let c = LeaseConfig::new(ms(100), 10)
+            .clock(&info)
+            .check_quorum(true);
+        // 900 ms * 999500 / 1000500 = 899 100 449.77 ns -> 899 100 449, minus 1 ns.
+        assert_eq!(c.lease_duration(), Ok(Duration::from_nanos(899_100_448)));
+    }
+
+    #[test]
+    fn drift_always_shortens() {
+        let mut last = Duration::MAX;
+        for ppm in [0, 1, 100, 10_000, 500_000, 999_999] {
+            let d = base()
+                .max_drift_ppm(ppm)
+                .margin(Duration::ZERO)
+                .lease_duration();
+            let d = d.unwrap_or(Duration::ZERO);
+            assert!(d < last, "{ppm} ppm gave {d:?}");
+            last = d;
+        }
+    }
+
+    #[test]
+    fn every_error() {
+        assert_eq!(
+            base().check_quorum(false).lease_duration(),
+            Err(ConfigError::CheckQuorumOff)
+        );
+        let mut c = base();
+        c.tick = Duration::ZERO;
+        assert_eq!(c.lease_duration(), Err(ConfigError::ZeroTick));
+        for n in [0, 1] {
+            let mut c = base();
+            c.election_ticks = n;
+            assert_eq!(c.lease_duration(), Err(ConfigError::TooFewElectionTicks(n)));
+        }
+        assert_eq!(
+            base().max_drift_ppm(1_000_000).lease_duration(),
+            Err(ConfigError::DriftTooLarge(1_000_000))
+        );
+        assert_eq!(
+            base().max_drift_ppm(u32::MAX).lease_duration(),
+            Err(ConfigError::DriftTooLarge(u32::MAX))
+        );
+        let no_drift = LeaseConfig::new(ms(10), 10)
+            .clock_resolution(Duration::ZERO)
+            .check_quorum(true);
+        assert_eq!(no_drift.lease_duration(), Err(ConfigError::MissingDrift));
+        let no_res = LeaseConfig::new(ms(10), 10)
+            .max_drift_ppm(0)
+            .check_quorum(true);
+        assert_eq!(no_res.lease_duration(), Err(ConfigError::MissingResolution));
+        // Margin equal to the whole lease: zero is not positive.
+        assert_eq!(
+            base().max_drift_ppm(0).margin(ms(90)).lease_duration(),
+            Err(ConfigError::NotPositive)
+        );
+        assert_eq!(
+            base()
+                .max_drift_ppm(0)
+                .margin(ms(89))
+                .clock_resolution(ms(1))
+                .lease_duration(),
+            Err(ConfigError::NotPositive)
+        );
+        assert_eq!(
+            base().max_drift_ppm(0).margin(ms(89)).lease_duration(),
+            Ok(ms(1))
+        );
+        assert_eq!(
+            base().margin(Duration::MAX).lease_duration(),
+            Err(ConfigError::NotPositive)
+        );
+        // Huge inputs are an error, not a panic or a wrapped value.
+        assert_eq!(
+            LeaseConfig::new(Duration::MAX, usize::MAX)
+                .max_drift_ppm(0)
+                .clock_resolution(Duration::ZERO)
+                .check_quorum(true)
+                .lease_duration(),
+            Err(ConfigError::TooLarge)
+        );
+        // Two ticks: exactly one sure tick.
+        let two = LeaseConfig::new(ms(10), 2)
+            .max_drift_ppm(0)
+            .clock_resolution(Duration::ZERO)
+            .check_quorum(true);
+        assert_eq!(two.lease_duration(), Ok(ms(10)));
+    }
+
+    #[test]
+    fn large_but_representable() {
+        let c = LeaseConfig::new(Duration::from_secs(u64::MAX / 4), 3)
+            .max_drift_ppm(0)
+            .clock_resolution(Duration::ZERO)
+            .check_quorum(true);
+        assert_eq!(
+            c.lease_duration(),
+            Ok(Duration::from_secs(u64::MAX / 4 * 2))
+        );
+    }
+}

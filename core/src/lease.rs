@@ -1,0 +1,499 @@
+//! The lease state machine: when may a leader answer a read from local state?
+//!
+//! # Protocol
+//!
+//! A [`Lease`] is two 64-bit words:
+//!
+//! * `ctrl`: bit 0 `WRITING` (a writer holds the lease's single write slot),
+//!   bit 1 `PENDING` (an invalidation has been requested and not yet applied),
+//!   bits 2.. the generation.
+//! * `expiry`: the expiry instant in nanoseconds, 0 for "no lease".
+//!
+//! Only the holder of the write slot changes `expiry` or the generation, so an
+//! extension's generation check and its store are atomic with respect to every
+//! invalidation: a stamp from before an invalidation can never extend
+//! (invariant 5), whatever the expiry values. The slot is taken with a
+//! compare-exchange and never waited for:
+//!
+//! * [`Lease::extend`] that finds the slot taken returns [`Extension::Busy`]
+//!   (not extending is always safe; a later round extends).
+//! * [`Lease::invalidate`] never waits either: it sets `PENDING` with one
+//!   atomic OR. If the slot is free it takes it and applies the invalidation
+//!   (clear `expiry`, then bump the generation and clear `PENDING`); if a writer
+//!   holds it, that writer applies it when it releases the slot. An extension
+//!   never starts while `PENDING` is set. So invalidation wins against every
+//!   concurrent extension (invariant 6), and an interrupt handler may extend
+//!   or invalidate while the code it interrupted holds the slot without
+//!   deadlocking.
+//!
+//! Readers ([`Lease::is_valid`], [`Lease::expiry`]) load `ctrl`, treat `PENDING`
+//! as "no lease", then load `expiry`: two loads, no store, no lock, no retry
+//! loop (invariant 7). A reader that observes `PENDING` cleared by the
+//! invalidation's release also observes the cleared `expiry`, because the
+//! applier clears `expiry` *before* publishing the new generation.
+//!
+//! # Memory orderings
+//!
+//! * Taking the slot is `Acquire` and releasing it `Release`, so each holder
+//!   sees the `expiry` the previous holder wrote; `expiry` itself is then
+//!   accessed `Relaxed` (it is only written under the slot).
+//! * Readers load `ctrl` with `Acquire`, which keeps the `expiry` load after it
+//!   and synchronises with the release that published a generation: a reader
+//!   that sees the new generation cannot see the old expiry (invariant 6).
+//! * [`Lease::invalidate`] sets `PENDING` with `SeqCst`: it is the
+//!   linearisation point of the invalidation, and the strongest ordering keeps
+//!   it in the single total order with the readers' loads of `ctrl`.
+//!
+//! The generation has 62 bits; it would wrap after 2^62 invalidations, which
+//! at one per nanosecond takes 146 years.
+//!
+//! `size_of::<Lease>()` is 16 bytes on every target (two `AtomicU64`).
+
+use core::time::Duration;
+
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Instant, Stamp};
+
+const WRITING: u64 = 1;
+const PENDING: u64 = 1 << 1;
+const FLAGS: u64 = WRITING | PENDING;
+const GEN_SHIFT: u32 = 2;
+const GEN_ONE: u64 = 1 << GEN_SHIFT;
+
+/// What [`Lease::extend`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use]
+pub enum Extension {
+    /// The expiry moved later.
+    Extended,
+    /// The stamp was taken before an invalidation (or one is in progress):
+    /// nothing changed.
+    StaleGeneration,
+    /// The stamp's expiry is not later than the current one: nothing changed.
+    /// Extensions never shorten a lease.
+    NotLonger,
+    /// `stamp + duration` does not fit in an [`Instant`]: nothing changed.
+    Overflow,
+    /// Another writer held the lease's write slot at that moment: nothing
+    /// changed. Not extending is always safe; the next round extends.
+    Busy,
+}
+
+/// A leader lease: a leader may serve reads locally while `is_valid(now)`.
+///
+/// `Lease` is `Sync` and allocation-free; put it in a `static` or share it by
+/// reference. The read path is two atomic loads with no store; see the module
+/// documentation for the protocol.
+///
+/// ```
+/// use core::time::Duration;
+/// use leasehold_core::{Extension, Instant, Lease};
+///
+/// static LEASE: Lease = Lease::new();
+/// let t = |ms: u64| Instant::from_nanos(ms * 1_000_000).unwrap();
+///
+/// // Stamp *before* the quorum round (ReadIndex, heartbeat, proposal)...
+/// let stamp = LEASE.stamp(t(100));
+/// // ...and extend from the stamp once the quorum confirmed.
+/// assert_eq!(LEASE.extend(stamp, Duration::from_millis(80)), Extension::Extended);
+/// assert!(LEASE.is_valid(t(179)));
+/// assert!(!LEASE.is_valid(t(180))); // strict: valid iff now < expiry
+///
+/// // Stepping down invalidates; the old stamp can no longer extend.
+/// LEASE.invalidate();
+/// assert!(!LEASE.is_valid(t(150)));
+/// assert_eq!(LEASE.extend(stamp, Duration::from_millis(90)), Extension::StaleGeneration);
+/// ```
+#[derive(Debug)]
+pub struct Lease {
+    ctrl: AtomicU64,
+    expiry: AtomicU64,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease::new()
+    }
+}
+
+impl Lease {
+    /// A lease that has never been extended: invalid, generation 0.
+    #[cfg(not(loom))]
+    pub const fn new() -> Lease {
+        Lease {
+            ctrl: AtomicU64::new(0),
+            expiry: AtomicU64::new(0),
+        }
+    }
+
+    /// A lease that has never been extended: invalid, generation 0.
+    #[cfg(loom)]
+    pub fn new() -> Lease {
+        Lease {
+            ctrl: AtomicU64::new(0),
+            expiry: AtomicU64::new(0),
+        }
+    }
+
+    /// The current generation: it increases by one with every applied
+    /// invalidation.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.ctrl.load(Ordering::Acquire) >> GEN_SHIFT
+    }
+
+    /// A [`Stamp`] of `now` in the current generation. Take it **before** the
+    /// event a quorum will confirm (invariant 4). A stamp taken while an
+    /// invalidation is being applied carries the old generation and so can
+    /// never extend: the conservative outcome.
+    #[inline]
+    pub fn stamp(&self, now: Instant) -> Stamp {
+        Stamp::new(now, self.generation())
+    }
+
+    /// Whether the lease covers `now`: valid iff `now < expiry` (invariant 3).
+    #[inline]
+    pub fn is_valid(&self, now: Instant) -> bool {
+        match self.expiry() {
+            Some(expiry) => now < expiry,
+            None => false,
+        }
+    }
+
+    /// The expiry, or `None` if the lease was never extended, was
+    /// invalidated, or an invalidation is in progress.
+    #[inline]
+    pub fn expiry(&self) -> Option<Instant> {
+        // Acquire: the expiry load below cannot move before this one, and it
+        // sees the expiry cleared by any invalidation whose release we observe.
+        let ctrl = self.ctrl.load(Ordering::Acquire);
+        if ctrl & PENDING != 0 {
+            return None;
+        }
+        Instant::from_nanos(self.expiry.load(Ordering::Relaxed))
+    }
+
+    /// Extends the lease to `stamp.instant() + duration` if the stamp is of
+    /// the current generation and that is later than the current expiry.
+    /// Extension is monotonic and generation-gated (invariant 5); every
+    /// outcome other than [`Extension::Extended`] leaves the lease unchanged.
+    #[inline]
+    pub fn extend(&self, stamp: Stamp, duration: Duration) -> Extension {
+        let Some(new_expiry) = stamp.instant().checked_add(duration) else {
+            return Extension::Overflow;
+        };
+        let mut ctrl = self.ctrl.load(Ordering::Relaxed);
+        loop {
+            // PENDING counts as a newer generation: the invalidation has
+            // already been requested, so it must win.
+            if ctrl >> GEN_SHIFT != stamp.generation() || ctrl & PENDING != 0 {
+                return Extension::StaleGeneration;
+            }
+            if ctrl & WRITING != 0 {
+                return Extension::Busy;
+            }
+            match self.ctrl.compare_exchange_weak(
+                ctrl,
+                ctrl | WRITING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(current) => ctrl = current,
+            }
+        }
+        // We hold the slot: nobody else writes `expiry` or the generation
+        // until we release it, so the generation checked above still holds.
+        let outcome = if new_expiry.as_nanos() <= self.expiry.load(Ordering::Relaxed) {
+            Extension::NotLonger
+        } else {
+            self.expiry.store(new_expiry.as_nanos(), Ordering::Relaxed);
+            Extension::Extended
+        };
+        // We hold WRITING, so subtracting it clears exactly that bit; unlike
+        // fetch_and, fetch_sub returns the old value in one instruction (xadd).
+        let before = self.ctrl.fetch_sub(WRITING, Ordering::Release);
+        if before & PENDING != 0 {
+            // An invalidation arrived while we held the slot and left it to us.
+            self.apply_pending();
+        }
+        outcome
+    }
+
+    /// Ends the lease: afterwards `is_valid` is false for every instant and no
+    /// stamp taken before this call can extend it. Wins against any
+    /// concurrent extension (invariant 6). Never blocks and never fails, so it
+    /// is safe to call from an interrupt handler or a signal-free fast path.
+    pub fn invalidate(&self) {
+        let before = self.ctrl.fetch_or(PENDING, Ordering::SeqCst);
+        if before & FLAGS == 0 {
+            // The slot was free and no invalidation was under way: apply it.
+            self.apply_pending();
+        }
+        // Otherwise the slot holder, or the invalidation already under way,
+        // applies it; readers see PENDING until then.
+    }
+
+    /// Applies a requested invalidation if the write slot is free. If someone
+    /// else holds the slot, they apply it when they release it.
+    #[cold]
+    fn apply_pending(&self) {
+        let mut ctrl = self.ctrl.load(Ordering::Relaxed);
+        loop {
+            if ctrl & PENDING == 0 || ctrl & WRITING != 0 {
+                return;
+            }
+            match self.ctrl.compare_exchange_weak(
+                ctrl,
+                ctrl | WRITING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(current) => ctrl = current,
+            }
+        }
+        // Clear the expiry before publishing the new generation, so that no
+        // reader can see the new generation together with the old expiry.
+        self.expiry.store(0, Ordering::Relaxed);
+        let mut ctrl = ctrl | WRITING;
+        loop {
+            let next = (ctrl & !FLAGS).wrapping_add(GEN_ONE);
+            match self
+                .ctrl
+                .compare_exchange_weak(ctrl, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                // Only another invalidation's OR of PENDING (already set) can
+                // race us here; retry with the fresh value.
+                Err(current) => ctrl = current,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn t(n: u64) -> Instant {
+        Instant::from_nanos(n).unwrap()
+    }
+    const D: Duration = Duration::from_nanos(100);
+
+    #[test]
+    fn starts_invalid_in_generation_zero() {
+        let l = Lease::new();
+        assert_eq!(l.generation(), 0);
+        assert_eq!(l.expiry(), None);
+        assert!(!l.is_valid(t(1)));
+        assert!(!l.is_valid(t(u64::MAX)));
+        assert_eq!(Lease::default().generation(), 0);
+    }
+
+    #[test]
+    fn lease_is_sixteen_bytes_and_sync() {
+        assert_eq!(core::mem::size_of::<Lease>(), 16);
+        fn sync<T: Sync + Send>() {}
+        sync::<Lease>();
+    }
+
+    // Invariant 3.
+    #[test]
+    fn validity_is_strict() {
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(1000)), D), Extension::Extended);
+        assert_eq!(l.expiry(), Some(t(1100)));
+        assert!(l.is_valid(t(1)));
+        assert!(l.is_valid(t(1099)));
+        assert!(!l.is_valid(t(1100)), "now == expiry must be invalid");
+        assert!(!l.is_valid(t(1101)));
+    }
+
+    // Invariant 5: monotonic. Historical bug: a late extension (a slow round
+    // whose stamp is older) shortened a lease a faster round had extended.
+    #[test]
+    fn a_late_extension_never_shortens() {
+        let l = Lease::new();
+        let old = l.stamp(t(1000));
+        let fresh = l.stamp(t(2000));
+        assert_eq!(l.extend(fresh, D), Extension::Extended);
+        assert_eq!(l.extend(old, D), Extension::NotLonger);
+        assert_eq!(l.expiry(), Some(t(2100)));
+        // Equal is not longer either.
+        assert_eq!(l.extend(fresh, D), Extension::NotLonger);
+        // A shorter duration from a newer stamp can still shorten nothing.
+        assert_eq!(
+            l.extend(l.stamp(t(2050)), Duration::from_nanos(10)),
+            Extension::NotLonger
+        );
+        assert_eq!(l.expiry(), Some(t(2100)));
+        assert_eq!(l.extend(l.stamp(t(2050)), D), Extension::Extended);
+        assert_eq!(l.expiry(), Some(t(2150)));
+    }
+
+    // Invariant 5: generation-gated.
+    #[test]
+    fn a_stamp_from_before_invalidate_never_extends() {
+        let l = Lease::new();
+        let before = l.stamp(t(1000));
+        l.invalidate();
+        assert_eq!(l.generation(), 1);
+        assert_eq!(l.extend(before, D), Extension::StaleGeneration);
+        assert_eq!(l.expiry(), None);
+        // Even with a much longer duration.
+        assert_eq!(
+            l.extend(before, Duration::from_secs(10)),
+            Extension::StaleGeneration
+        );
+        assert_eq!(l.expiry(), None);
+        // A stamp of the new generation does extend.
+        assert_eq!(l.extend(l.stamp(t(1000)), D), Extension::Extended);
+    }
+
+    // Historical bug: a rollback (undoing a stale optimistic write) erased a
+    // fresh lease that had the same expiry. A stale stamp must change nothing,
+    // including when its expiry equals the fresh one.
+    #[test]
+    fn stale_stamp_with_equal_expiry_leaves_fresh_lease_alone() {
+        let l = Lease::new();
+        let stale = l.stamp(t(1000));
+        l.invalidate();
+        let fresh = l.stamp(t(1000));
+        assert_eq!(l.extend(fresh, D), Extension::Extended);
+        assert_eq!(l.extend(stale, D), Extension::StaleGeneration);
+        assert_eq!(l.expiry(), Some(t(1100)));
+        assert!(l.is_valid(t(1099)));
+        assert_eq!(l.generation(), 1);
+    }
+
+    #[test]
+    fn invalidate_clears_and_bumps_every_time() {
+        let l = Lease::new();
+        for g in 0..5u64 {
+            assert_eq!(l.generation(), g);
+            assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+            assert!(l.is_valid(t(10)));
+            l.invalidate();
+            assert!(!l.is_valid(t(10)));
+            assert_eq!(l.expiry(), None);
+            assert_eq!(l.generation(), g + 1);
+        }
+        // Invalidating an already invalid lease still advances the generation,
+        // so stamps taken before it are dead too.
+        let s = l.stamp(t(10));
+        l.invalidate();
+        assert_eq!(l.extend(s, D), Extension::StaleGeneration);
+    }
+
+    #[test]
+    fn overflow_changes_nothing() {
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(1)), D), Extension::Extended);
+        assert_eq!(l.extend(l.stamp(t(u64::MAX)), D), Extension::Overflow);
+        assert_eq!(l.extend(l.stamp(t(2)), Duration::MAX), Extension::Overflow);
+        assert_eq!(l.expiry(), Some(t(101)));
+        // The exact top of the range is fine.
+        assert_eq!(l.extend(l.stamp(t(u64::MAX - 100)), D), Extension::Extended);
+        assert_eq!(l.expiry(), Some(t(u64::MAX)));
+        assert!(!l.is_valid(t(u64::MAX)));
+    }
+
+    #[test]
+    fn a_stamp_of_a_future_generation_does_not_extend() {
+        let l = Lease::new();
+        let forged = Stamp::new(t(5), 7);
+        assert_eq!(l.extend(forged, D), Extension::StaleGeneration);
+        assert_eq!(l.expiry(), None);
+    }
+
+    // The interleavings below are the ones loom explores exhaustively
+    // (tests/loom_lease.rs); here they are driven by hand through the private
+    // words so that they run in every `cargo test`.
+
+    // An invalidation that arrives while an extender holds the slot is applied
+    // by the extender on release: the extension does not survive it.
+    #[test]
+    fn invalidation_during_an_extension_is_applied_on_release() {
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+        // Simulate an extender holding the slot.
+        l.ctrl.fetch_or(WRITING, Ordering::SeqCst);
+        l.invalidate();
+        // Readers already see no lease, and stamps are of the old generation.
+        assert!(!l.is_valid(t(10)));
+        assert_eq!(l.expiry(), None);
+        // A second extender refuses while the invalidation is pending.
+        assert_eq!(l.extend(l.stamp(t(20)), D), Extension::StaleGeneration);
+        // The holder writes its (now doomed) extension and releases.
+        l.expiry.store(t(500).as_nanos(), Ordering::Relaxed);
+        let before = l.ctrl.fetch_and(!WRITING, Ordering::Release);
+        assert_ne!(before & PENDING, 0);
+        l.apply_pending();
+        assert_eq!(l.generation(), 1);
+        assert_eq!(l.expiry(), None);
+        assert!(!l.is_valid(t(10)));
+    }
+
+    #[test]
+    fn a_second_writer_is_turned_away_not_blocked() {
+        let l = Lease::new();
+        l.ctrl.fetch_or(WRITING, Ordering::SeqCst);
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Busy);
+        l.ctrl.fetch_and(!WRITING, Ordering::SeqCst);
+        assert_eq!(l.expiry(), None);
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+    }
+
+    // Stop an invalidation between its two steps and look: readers must see
+    // no lease already. (The historical bug of publishing the new generation
+    // before clearing the expiry is caught by tests/loom_lease.rs.)
+    #[test]
+    fn readers_see_no_lease_while_an_invalidation_is_applied() {
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+        // First half of invalidate(): request it, take the slot.
+        l.ctrl.fetch_or(PENDING | WRITING, Ordering::SeqCst);
+        // Readers during the invalidation see no lease and the old generation.
+        assert_eq!(l.generation(), 0);
+        assert_eq!(l.expiry(), None);
+        // Second half, as apply_pending does it.
+        l.ctrl.fetch_and(!WRITING, Ordering::SeqCst);
+        l.apply_pending();
+        assert_eq!(l.generation(), 1);
+        assert_eq!(l.expiry(), None);
+        assert_eq!(l.expiry.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn old_stamps_hammering_from_threads_never_resurrect() {
+        extern crate std;
+        use std::sync::atomic::{AtomicBool, Ordering as O};
+        let lease = Lease::new();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for k in 0..2u64 {
+                let (lease, stop) = (&lease, &stop);
+                s.spawn(move || {
+                    // Every stamp is of generation 0, i.e. from before the
+                    // invalidation below, with ever later instants.
+                    let mut n = 1 + k;
+                    while !stop.load(O::Relaxed) {
+                        n += 2;
+                        let _ = lease.extend(Stamp::new(t(n), 0), Duration::from_secs(1));
+                    }
+                });
+            }
+            while lease.expiry().is_none() {
+                core::hint::spin_loop();
+            }
+            lease.invalidate();
+            for _ in 0..200_000 {
+                assert_eq!(lease.expiry(), None, "an old stamp resurrected the lease");
+                assert!(!lease.is_valid(t(1)));
+            }
+            stop.store(true, O::Relaxed);
+        });
+        assert_eq!(lease.generation(), 1);
+    }
+}
