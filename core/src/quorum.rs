@@ -88,8 +88,9 @@ impl core::error::Error for TrackerError {}
 ///
 /// The tracker cannot see the lease, so it keeps a *generation floor*:
 /// [`reset(min_generation)`](Self::reset) drops every ack and raises the
-/// floor; the driver calls it with `lease.generation()` right after
-/// `lease.invalidate()` (step-down, term change, transfer). From then on a
+/// floor; the driver calls it with [`Lease::generation`](crate::Lease::generation)
+/// right after [`Lease::invalidate`](crate::Lease::invalidate) (step-down,
+/// term change, transfer). From then on a
 /// stamp of an older generation is ignored forever, so a late ack from
 /// before the step-down cannot refill the tracker. An ack stamped with a
 /// *newer* generation than the floor raises the floor by itself and drops
@@ -359,11 +360,17 @@ impl<const N: usize> QuorumTracker<N> {
     /// (it never lowers it); the membership stays.
     ///
     /// Call it on step-down, term change and leadership transfer, right after
-    /// `lease.invalidate()`, passing `lease.generation()`: acks stamped
-    /// before the invalidation are then ignored forever, however late they
-    /// arrive. (DESIGN.md proposed a bare `reset()`; without the floor a
-    /// late ack could refill the tracker, because the tracker cannot see the
-    /// lease.)
+    /// [`Lease::invalidate`](crate::Lease::invalidate), passing
+    /// [`Lease::generation`](crate::Lease::generation): acks stamped before
+    /// the invalidation are then ignored forever, however late they arrive.
+    /// (DESIGN.md proposed a bare `reset()`; without the floor a late ack
+    /// could refill the tracker, because the tracker cannot see the lease.)
+    ///
+    /// If another context still holds the lease's write slot, the
+    /// invalidation may not be applied yet and `generation()` still reads the
+    /// old value. Nothing unsafe follows: the lease refuses old-generation
+    /// stamps by itself, and the first ack of the new generation raises the
+    /// tracker's floor and drops the old acks.
     pub fn reset(&mut self, min_generation: u64) {
         self.floor = self.floor.max(min_generation);
         self.clear_acks();
