@@ -90,12 +90,12 @@ impl core::error::Error for TrackerError {}
 /// [`reset(min_generation)`](Self::reset) drops every ack and raises the
 /// floor; the driver calls it with [`Lease::generation`](crate::Lease::generation)
 /// right after [`Lease::invalidate`](crate::Lease::invalidate) (step-down,
-/// term change, transfer). From then on a
-/// stamp of an older generation is ignored forever, so a late ack from
-/// before the step-down cannot refill the tracker. An ack stamped with a
-/// *newer* generation than the floor raises the floor by itself and drops
-/// the older acks, so acks of two generations are never mixed even if the
-/// driver forgot to reset. Within a generation, acks compare by instant.
+/// term change, transfer). From then on a stamp of an older generation is
+/// ignored forever, so a late ack from before the step-down cannot refill
+/// the tracker. An ack stamped with a *newer* generation than the floor
+/// raises the floor by itself and drops the older acks, so acks of two
+/// generations are never mixed even if the driver forgot to reset. Within a
+/// generation, acks compare by instant.
 ///
 /// # Membership changes
 ///
