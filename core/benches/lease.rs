@@ -17,6 +17,26 @@ fn t(n: u64) -> Instant {
     Instant::from_nanos(n).expect("non-zero")
 }
 
+/// Runs `f` while another thread extends `lease` with ever later stamps,
+/// back to back or sleeping `pace` between extensions.
+fn with_extender(lease: &Lease, pace: Option<Duration>, f: impl FnOnce()) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut n = 2u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let _ = lease.extend(lease.stamp(t(n)), D);
+                if let Some(pace) = pace {
+                    std::thread::sleep(pace);
+                }
+            }
+        });
+        f();
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
 fn main() {
     let mut c = benchkit::criterion(TMP);
 
@@ -69,37 +89,18 @@ fn main() {
         g.bench_function("alone", |b| {
             b.iter(|| black_box(&lease).is_valid(black_box(now)))
         });
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut n = 2u64;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let _ = lease.extend(lease.stamp(t(n)), D);
-                }
-            });
+        with_extender(&lease, None, || {
             g.bench_function("with_extender", |b| {
                 b.iter(|| black_box(&lease).is_valid(black_box(now)))
             });
-            stop.store(true, Ordering::Relaxed);
         });
         // For scale: a leader extends once per heartbeat or ack, not in a
         // hot loop. The same extender, sleeping between extensions (the
         // kernel's sleep granularity makes that tens of microseconds).
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut n = 2u64;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let _ = lease.extend(lease.stamp(t(n)), D);
-                    std::thread::sleep(Duration::from_micros(10));
-                }
-            });
+        with_extender(&lease, Some(Duration::from_micros(10)), || {
             g.bench_function("with_paced_extender", |b| {
                 b.iter(|| black_box(&lease).is_valid(black_box(now)))
             });
-            stop.store(true, Ordering::Relaxed);
         });
         g.finish();
     }

@@ -214,21 +214,7 @@ mod tests {
 
     #[test]
     fn debug_shows_nanos() {
-        use core::fmt::Write;
-        struct Buf([u8; 32], usize);
-        impl Write for Buf {
-            fn write_str(&mut self, s: &str) -> fmt::Result {
-                let end = self.1 + s.len();
-                self.0
-                    .get_mut(self.1..end)
-                    .ok_or(fmt::Error)?
-                    .copy_from_slice(s.as_bytes());
-                self.1 = end;
-                Ok(())
-            }
-        }
-        let mut b = Buf([0; 32], 0);
-        write!(b, "{:?}", i(42)).unwrap();
-        assert_eq!(&b.0[..b.1], b"Instant(42ns)");
+        extern crate std;
+        assert_eq!(std::format!("{:?}", i(42)), "Instant(42ns)");
     }
 }

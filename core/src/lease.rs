@@ -40,9 +40,11 @@
 //! * Readers load `ctrl` with `Acquire`, which keeps the `expiry` load after it
 //!   and synchronises with the release that published a generation: a reader
 //!   that sees the new generation cannot see the old expiry (invariant 6).
-//! * [`Lease::invalidate`] sets `PENDING` with `SeqCst`: it is the
-//!   linearisation point of the invalidation, and the strongest ordering keeps
-//!   it in the single total order with the readers' loads of `ctrl`.
+//! * [`Lease::invalidate`] sets `PENDING` with `SeqCst`. It is the
+//!   linearisation point of the invalidation, but the proof above needs only
+//!   coherence on `ctrl` (readers load it with `Acquire`, outside any SeqCst
+//!   order), so `SeqCst` is belt and braces on a rare operation; it also keeps
+//!   loom clear of its known false positives for weaker read-modify-writes.
 //!
 //! The generation has 62 bits; it would wrap after 2^62 invalidations, which
 //! at one per nanosecond takes 146 years.
@@ -179,28 +181,31 @@ impl Lease {
     /// outcome other than [`Extension::Extended`] leaves the lease unchanged.
     #[inline]
     pub fn extend(&self, stamp: Stamp, duration: Duration) -> Extension {
+        self.extend_then(stamp, duration, || {})
+    }
+
+    /// [`extend`](Self::extend), running `while_held` just before the write
+    /// slot is released: the hook the tests use to invalidate at exactly that
+    /// point. The empty closure of `extend` compiles away.
+    #[inline(always)]
+    fn extend_then(
+        &self,
+        stamp: Stamp,
+        duration: Duration,
+        while_held: impl FnOnce(),
+    ) -> Extension {
         let Some(new_expiry) = stamp.instant().checked_add(duration) else {
             return Extension::Overflow;
         };
-        let mut ctrl = self.ctrl.load(Ordering::Relaxed);
-        loop {
-            // PENDING counts as a newer generation: the invalidation has
-            // already been requested, so it must win.
-            if ctrl >> GEN_SHIFT != stamp.generation() || ctrl & PENDING != 0 {
-                return Extension::StaleGeneration;
-            }
-            if ctrl & WRITING != 0 {
-                return Extension::Busy;
-            }
-            match self.ctrl.compare_exchange_weak(
-                ctrl,
-                ctrl | WRITING,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(current) => ctrl = current,
-            }
+        // PENDING counts as a newer generation: the invalidation has already
+        // been requested, so it must win.
+        let current = |ctrl: u64| ctrl >> GEN_SHIFT == stamp.generation() && ctrl & PENDING == 0;
+        if let Err(ctrl) = self.take_slot(|ctrl| current(ctrl) && ctrl & WRITING == 0) {
+            return if current(ctrl) {
+                Extension::Busy
+            } else {
+                Extension::StaleGeneration
+            };
         }
         // We hold the slot: nobody else writes `expiry` or the generation
         // until we release it, so the generation checked above still holds.
@@ -210,6 +215,7 @@ impl Lease {
             self.expiry.store(new_expiry.as_nanos(), Ordering::Relaxed);
             Extension::Extended
         };
+        while_held();
         // We hold WRITING, so subtracting it clears exactly that bit; unlike
         // fetch_and, fetch_sub returns the old value in one instruction (xadd).
         let before = self.ctrl.fetch_sub(WRITING, Ordering::Release);
@@ -223,25 +229,35 @@ impl Lease {
     /// Ends the lease: afterwards `is_valid` is false for every instant and no
     /// stamp taken before this call can extend it. Wins against any
     /// concurrent extension (invariant 6). Never blocks and never fails, so it
-    /// is safe to call from an interrupt handler or a signal-free fast path.
-    pub fn invalidate(&self) {
+    /// is safe to call from an interrupt handler (on targets with native
+    /// 64-bit atomics, or with portable-atomic in an interrupt-disabling mode).
+    ///
+    /// Returns the generation this invalidation guarantees: every stamp taken
+    /// before the call is of an older one. If another context holds the write
+    /// slot, [`generation`](Self::generation) reaches it only when that context
+    /// releases the slot, so pass the returned value, not a fresh
+    /// `generation()`, to `QuorumTracker::reset`.
+    pub fn invalidate(&self) -> u64 {
         let before = self.ctrl.fetch_or(PENDING, Ordering::SeqCst);
         if before & FLAGS == 0 {
             // The slot was free and no invalidation was under way: apply it.
             self.apply_pending();
         }
         // Otherwise the slot holder, or the invalidation already under way,
-        // applies it; readers see PENDING until then.
+        // applies it; readers see PENDING until then. Either way exactly one
+        // generation bump follows `before`, and the generation cannot move
+        // while PENDING is set.
+        next_generation(before) >> GEN_SHIFT
     }
 
-    /// Applies a requested invalidation if the write slot is free. If someone
-    /// else holds the slot, they apply it when they release it.
-    #[cold]
-    fn apply_pending(&self) {
+    /// Takes the write slot if `admit` accepts the current `ctrl`; returns
+    /// `ctrl` as taken (with `WRITING` set), or the value `admit` refused.
+    #[inline(always)]
+    fn take_slot(&self, admit: impl Fn(u64) -> bool) -> Result<u64, u64> {
         let mut ctrl = self.ctrl.load(Ordering::Relaxed);
         loop {
-            if ctrl & PENDING == 0 || ctrl & WRITING != 0 {
-                return;
+            if !admit(ctrl) {
+                return Err(ctrl);
             }
             match self.ctrl.compare_exchange_weak(
                 ctrl,
@@ -249,20 +265,29 @@ impl Lease {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break,
+                Ok(_) => return Ok(ctrl | WRITING),
                 Err(current) => ctrl = current,
             }
         }
+    }
+
+    /// Applies a requested invalidation if the write slot is free. If someone
+    /// else holds the slot, they apply it when they release it.
+    #[cold]
+    fn apply_pending(&self) {
+        let Ok(mut ctrl) = self.take_slot(|c| c & PENDING != 0 && c & WRITING == 0) else {
+            return;
+        };
         // Clear the expiry before publishing the new generation, so that no
         // reader can see the new generation together with the old expiry.
         self.expiry.store(0, Ordering::Relaxed);
-        let mut ctrl = ctrl | WRITING;
         loop {
-            let next = (ctrl & !FLAGS).wrapping_add(GEN_ONE);
-            match self
-                .ctrl
-                .compare_exchange_weak(ctrl, next, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.ctrl.compare_exchange_weak(
+                ctrl,
+                next_generation(ctrl),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 // Only another invalidation's OR of PENDING (already set) can
                 // race us here; retry with the fresh value.
@@ -270,6 +295,12 @@ impl Lease {
             }
         }
     }
+}
+
+/// `ctrl` of the next generation, with both flags clear.
+#[inline]
+const fn next_generation(ctrl: u64) -> u64 {
+    (ctrl & !FLAGS).wrapping_add(GEN_ONE)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -407,7 +438,7 @@ mod tests {
         assert_eq!(l.expiry(), None);
     }
 
-    // The interleavings below are the ones loom explores exhaustively
+    // The interleavings below are among those loom explores
     // (tests/loom_lease.rs); here they are driven by hand through the private
     // words so that they run in every `cargo test`.
 
@@ -417,22 +448,80 @@ mod tests {
     fn invalidation_during_an_extension_is_applied_on_release() {
         let l = Lease::new();
         assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
-        // Simulate an extender holding the slot.
-        l.ctrl.fetch_or(WRITING, Ordering::SeqCst);
-        l.invalidate();
-        // Readers already see no lease, and stamps are of the old generation.
-        assert!(!l.is_valid(t(10)));
-        assert_eq!(l.expiry(), None);
-        // A second extender refuses while the invalidation is pending.
-        assert_eq!(l.extend(l.stamp(t(20)), D), Extension::StaleGeneration);
-        // The holder writes its (now doomed) extension and releases.
-        l.expiry.store(t(500).as_nanos(), Ordering::Relaxed);
-        let before = l.ctrl.fetch_and(!WRITING, Ordering::Release);
-        assert_ne!(before & PENDING, 0);
-        l.apply_pending();
+        let stamp = l.stamp(t(400));
+        let mut promised = None;
+        let r = l.extend_then(stamp, D, || {
+            // The extender has written its expiry and still holds the slot.
+            promised = Some(l.invalidate());
+            // Readers already see no lease; stamps are of the old generation.
+            assert!(!l.is_valid(t(10)));
+            assert_eq!(l.expiry(), None);
+            assert_eq!(l.generation(), 0);
+            // A second extender refuses while the invalidation is pending.
+            assert_eq!(l.extend(l.stamp(t(20)), D), Extension::StaleGeneration);
+        });
+        // The extension happened, and was then undone by the invalidation
+        // that the extender applied when it released the slot.
+        assert_eq!(r, Extension::Extended);
         assert_eq!(l.generation(), 1);
+        assert_eq!(promised, Some(1));
         assert_eq!(l.expiry(), None);
         assert!(!l.is_valid(t(10)));
+        assert_eq!(l.extend(stamp, D), Extension::StaleGeneration);
+        // Nothing is left pending or held.
+        assert_eq!(l.ctrl.load(Ordering::SeqCst) & FLAGS, 0);
+    }
+
+    // A step-down while another context holds the slot: the tracker reset
+    // must use the generation invalidate() promises, or acks stamped before
+    // the step-down would count again.
+    #[test]
+    fn tracker_reset_during_a_held_slot_keeps_old_acks_out() {
+        use crate::QuorumTracker;
+        let l = Lease::new();
+        let mut tracker = QuorumTracker::<3>::new(1);
+        tracker.set_membership(&[1, 2, 3], &[]).unwrap();
+        let old = l.stamp(t(100));
+        let _ = l.extend_then(l.stamp(t(50)), D, || {
+            tracker.reset(l.invalidate());
+        });
+        assert_eq!(tracker.record_ack(1, old), Ok(None));
+        assert_eq!(tracker.record_ack(2, old), Ok(None));
+        assert_eq!(tracker.quorum_stamp(), None);
+    }
+
+    // Invariant 7: the read path performs no store (and so takes no lock).
+    #[test]
+    fn reads_write_nothing() {
+        use crate::sync::counting::writes;
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+        let before = writes();
+        for n in 1..1_000 {
+            let _ = l.is_valid(t(n));
+            let _ = l.expiry();
+            let _ = l.generation();
+            let _ = l.stamp(t(n));
+        }
+        assert_eq!(writes(), before, "a read path wrote to the lease");
+        // The counter does see writes.
+        let _ = l.extend(l.stamp(t(20)), D);
+        assert!(writes() > before);
+    }
+
+    #[test]
+    fn invalidate_returns_the_generation_it_guarantees() {
+        let l = Lease::new();
+        assert_eq!(l.invalidate(), 1);
+        assert_eq!(l.generation(), 1);
+        // Two invalidations during one held slot merge into one bump, and
+        // both promise exactly that generation.
+        let mut promised = [0; 2];
+        let _ = l.extend_then(l.stamp(t(5)), D, || {
+            promised = [l.invalidate(), l.invalidate()];
+        });
+        assert_eq!(promised, [2, 2]);
+        assert_eq!(l.generation(), 2);
     }
 
     #[test]

@@ -88,9 +88,9 @@ impl core::error::Error for TrackerError {}
 ///
 /// The tracker cannot see the lease, so it keeps a *generation floor*:
 /// [`reset(min_generation)`](Self::reset) drops every ack and raises the
-/// floor; the driver calls it with [`Lease::generation`](crate::Lease::generation)
-/// right after [`Lease::invalidate`](crate::Lease::invalidate) (step-down,
-/// term change, transfer). From then on a stamp of an older generation is
+/// floor; the driver calls it with the generation
+/// [`Lease::invalidate`](crate::Lease::invalidate) returns (step-down, term
+/// change, transfer). From then on a stamp of an older generation is
 /// ignored forever, so a late ack from before the step-down cannot refill
 /// the tracker. An ack stamped with a *newer* generation than the floor
 /// raises the floor by itself and drops the older acks, so acks of two
@@ -359,18 +359,18 @@ impl<const N: usize> QuorumTracker<N> {
     /// Drops every ack and raises the generation floor to `min_generation`
     /// (it never lowers it); the membership stays.
     ///
-    /// Call it on step-down, term change and leadership transfer, right after
-    /// [`Lease::invalidate`](crate::Lease::invalidate), passing
-    /// [`Lease::generation`](crate::Lease::generation): acks stamped before
-    /// the invalidation are then ignored forever, however late they arrive.
+    /// Call it on step-down, term change and leadership transfer with the
+    /// generation [`Lease::invalidate`](crate::Lease::invalidate) returns:
+    /// `tracker.reset(lease.invalidate())`. Acks stamped before the
+    /// invalidation are then ignored forever, however late they arrive.
     /// (DESIGN.md proposed a bare `reset()`; without the floor a late ack
     /// could refill the tracker, because the tracker cannot see the lease.)
     ///
-    /// If another context still holds the lease's write slot, the
-    /// invalidation may not be applied yet and `generation()` still reads the
-    /// old value. Nothing unsafe follows: the lease refuses old-generation
-    /// stamps by itself, and the first ack of the new generation raises the
-    /// tracker's floor and drops the old acks.
+    /// Pass the returned value rather than a fresh
+    /// [`Lease::generation`](crate::Lease::generation): if another context
+    /// still holds the lease's write slot, the invalidation is applied only
+    /// when it releases the slot, and until then `generation()` reads the old
+    /// value, which would let old acks in again.
     pub fn reset(&mut self, min_generation: u64) {
         self.floor = self.floor.max(min_generation);
         self.clear_acks();
@@ -825,19 +825,7 @@ mod tests {
 
     #[test]
     fn errors_display() {
-        use core::fmt::Write;
-        struct Buf([u8; 96], usize);
-        impl Write for Buf {
-            fn write_str(&mut self, s: &str) -> fmt::Result {
-                let end = self.1 + s.len();
-                self.0
-                    .get_mut(self.1..end)
-                    .ok_or(fmt::Error)?
-                    .copy_from_slice(s.as_bytes());
-                self.1 = end;
-                Ok(())
-            }
-        }
+        extern crate std;
         for (e, text) in [
             (
                 TrackerError::UnknownPeer { peer: 7 },
@@ -853,9 +841,7 @@ mod tests {
             ),
             (TrackerError::EmptyVoterSet, "voter set is empty"),
         ] {
-            let mut b = Buf([0; 96], 0);
-            write!(b, "{e}").unwrap();
-            assert_eq!(&b.0[..b.1], text.as_bytes());
+            assert_eq!(std::format!("{e}"), text);
         }
         fn is_error<E: core::error::Error>() {}
         is_error::<TrackerError>();

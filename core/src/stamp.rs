@@ -10,8 +10,12 @@ use crate::Instant;
 /// generation makes a stamp from before an invalidation useless afterwards
 /// (invariant 5).
 ///
-/// Stamps are process-local like [`Instant`]s: a driver may echo one through
-/// its own transport, but never persists it or hands it to another process.
+/// Stamps are process-local like [`Instant`]s: never persist one or hand it
+/// to another process. Keep the stamp of each request you send in a local
+/// table keyed by the message (its id, index or term and index) and look it
+/// up when the response arrives; a stamp echoed back by a peer is only as
+/// trustworthy as that peer, and a forged later instant or generation would
+/// extend the lease or raise the tracker's floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     instant: Instant,

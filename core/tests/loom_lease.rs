@@ -1,4 +1,6 @@
-//! Exhaustive interleavings of the lease protocol under loom.
+//! The lease protocol's interleavings under loom: every interleaving with up
+//! to three preemptions per execution (loom's preemption bound; set
+//! `LOOM_MAX_PREEMPTIONS` to widen it).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p leasehold-core --release --test loom_lease`

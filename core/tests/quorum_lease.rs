@@ -32,8 +32,7 @@ fn late_ack_after_step_down_neither_refills_nor_extends() {
     assert!(!lease.is_valid(ms(150)));
 
     // Step-down: invalidate, then reset the tracker to the new generation.
-    lease.invalidate();
-    tracker.reset(lease.generation());
+    tracker.reset(lease.invalidate());
     assert!(!lease.is_valid(ms(131)));
 
     // Peer 3's answer to the old heartbeat arrives late.

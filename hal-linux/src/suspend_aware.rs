@@ -278,6 +278,41 @@ mod tests {
         assert_eq!(t.as_nanos(), 10_260);
     }
 
+    /// Two readers raising the maximum at once: the smaller raise must not
+    /// overwrite the larger one, or a later reading could step back. The
+    /// second reader runs to completion inside the first one's re-read, after
+    /// the first has loaded the old maximum.
+    #[test]
+    fn a_smaller_concurrent_raise_never_lowers_the_maximum() {
+        let clock = fabricated(0);
+        let mut reads = 0;
+        let first = clock
+            .now_from(|s| {
+                reads += 1;
+                if reads == 4 {
+                    // Another thread's reading with a larger offset.
+                    let other = clock
+                        .now_from(|s| {
+                            Ok(match s {
+                                Source::Raw => 2_000,
+                                Source::Monotonic => 9_000,
+                                Source::Boottime => 10_000,
+                            })
+                        })
+                        .unwrap();
+                    assert_eq!(other.as_nanos(), 3_000);
+                }
+                Ok(match s {
+                    Source::Raw => 1_000,
+                    Source::Monotonic => 5_000,
+                    Source::Boottime => 5_500,
+                })
+            })
+            .unwrap();
+        assert_eq!(first.as_nanos(), 1_500);
+        assert_eq!(clock.suspend_offset(), Duration::from_nanos(1_000));
+    }
+
     #[test]
     fn overflow_is_an_error_and_keeps_the_maximum() {
         let clock = fabricated(5);
