@@ -62,6 +62,7 @@ const GEN_ONE: u64 = 1 << GEN_SHIFT;
 
 /// What [`Lease::extend`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use]
 pub enum Extension {
     /// The expiry moved later.
@@ -269,6 +270,20 @@ impl Lease {
                 Err(current) => ctrl = current,
             }
         }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Lease {
+    /// Formats the generation and expiry, read as [`Lease::generation`] and
+    /// [`Lease::expiry`] do (two separate reads, each consistent on its own).
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Lease {{ generation: {=u64}, expiry: {} }}",
+            self.generation(),
+            self.expiry()
+        )
     }
 }
 

@@ -13,6 +13,7 @@ use crate::Instant;
 /// Stamps are process-local like [`Instant`]s: a driver may echo one through
 /// its own transport, but never persists it or hands it to another process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stamp {
     instant: Instant,
     generation: u64,
