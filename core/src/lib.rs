@@ -26,6 +26,7 @@ mod config;
 mod instant;
 mod lease;
 mod manual;
+mod quorum;
 mod read;
 mod stamp;
 mod sync;
@@ -35,6 +36,7 @@ pub use config::{ConfigError, LeaseConfig};
 pub use instant::Instant;
 pub use lease::{Extension, Lease};
 pub use manual::ManualClock;
+pub use quorum::{QuorumTracker, TrackerError};
 pub use read::{
     finish_round, plan_read, read_local, LeadershipLoss, QuorumNeeded, ReadPlan, RoundOutcome,
 };
