@@ -56,6 +56,24 @@ impl<C, E> ExtendedClock<C, E> {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<C: Counter, E: defmt::Format> defmt::Format for ExtendedClock<C, E> {
+    /// The counter's name, width, frequency and state, the extender and the
+    /// drift bound.
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ExtendedClock {{ counter: {=str} ({=u32} bits, {=u32} Hz, running: {=bool}), extender: {}, max_drift_ppm: {=u32} }}",
+            C::NAME,
+            C::BITS,
+            self.counter.frequency_hz().get(),
+            self.counter.is_running(),
+            self.extender,
+            self.max_drift_ppm
+        )
+    }
+}
+
 impl<C: Counter, E: Extender<C>> Clock for ExtendedClock<C, E> {
     fn now(&self) -> Result<Instant, ClockError> {
         let ticks = self.extender.ticks(&self.counter)?;

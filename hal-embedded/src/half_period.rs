@@ -87,6 +87,17 @@ impl Default for HalfPeriodExtender {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for HalfPeriodExtender {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "HalfPeriodExtender {{ half_periods: {=u64} }}",
+            self.half_periods()
+        )
+    }
+}
+
 impl<C: Counter + ?Sized> Extender<C> for HalfPeriodExtender {
     fn ticks(&self, counter: &C) -> Result<u64, ClockError> {
         const {

@@ -115,6 +115,19 @@ impl<const BITS: u32> WrapPending for SysTick<BITS> {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<const BITS: u32> defmt::Format for SysTick<BITS> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "SysTick {{ bits: {=u32}, hz: {=u32}, running: {=bool} }}",
+            BITS,
+            self.hz.get(),
+            self.is_running()
+        )
+    }
+}
+
 /// A [`Clock`](leasehold_core::Clock) on SysTick: [`SysTick`] extended by a
 /// [`WrapExtender`].
 pub type SysTickClock<const BITS: u32 = 24> = ExtendedClock<SysTick<BITS>, WrapExtender>;

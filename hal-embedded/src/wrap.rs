@@ -77,6 +77,13 @@ impl Default for WrapExtender {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for WrapExtender {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "WrapExtender {{ wraps: {=u64} }}", self.wraps())
+    }
+}
+
 impl<C: WrapPending + ?Sized> Extender<C> for WrapExtender {
     fn ticks(&self, counter: &C) -> Result<u64, ClockError> {
         const {
