@@ -24,7 +24,12 @@
 //!   never starts while `PENDING` is set. So invalidation wins against every
 //!   concurrent extension (invariant 6), and an interrupt handler may extend
 //!   or invalidate while the code it interrupted holds the slot without
-//!   deadlocking.
+//!   deadlocking. On 32-bit targets this also needs the two `AtomicU64`s
+//!   themselves to be interrupt-safe: portable-atomic's default 64-bit
+//!   fallback where compare-and-swap exists (thumbv7m, thumbv7em) is a
+//!   spinlock that a preempting handler can spin on forever, so single-core
+//!   firmware enables its `unsafe-assume-single-core` feature (README,
+//!   "Embedded").
 //!
 //! Readers ([`Lease::is_valid`], [`Lease::expiry`]) load `ctrl`, treat `PENDING`
 //! as "no lease", then load `expiry`: two loads, no store, no lock, no retry
