@@ -79,13 +79,16 @@
 //!
 //! # Atomics
 //!
-//! The period counts are `portable_atomic::AtomicU64`. On cores without
-//! compare-and-swap (thumbv6m, riscv32imc) the final binary must pick a
-//! provider: `portable-atomic`'s `critical-section` feature together with a
-//! critical-section implementation (Cortex-M: `cortex-m` with
-//! `critical-section-single-core`; RISC-V: `riscv` with
-//! `critical-section-single-hart`), or
-//! `--cfg portable_atomic_unsafe_assume_single_core`.
+//! The period counts are `portable_atomic::AtomicU64`, written by an interrupt
+//! handler, so the final binary must make 64-bit atomics interrupt-safe. On a
+//! single core that is `portable-atomic`'s `unsafe-assume-single-core`
+//! feature (or `--cfg portable_atomic_unsafe_assume_single_core`): on
+//! thumbv6m and riscv32imc, which lack compare-and-swap, something must be
+//! chosen anyway (`critical-section` plus a provider also works there); on
+//! thumbv7m/thumbv7em the default 64-bit fallback is a global spinlock that a
+//! handler preempting its holder would spin on forever, and the
+//! `critical-section` feature does not change that on targets with
+//! compare-and-swap. The repository README ("Embedded") has the table.
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]

@@ -19,7 +19,12 @@ use crate::wrap::WrapExtender;
 /// `2^BITS - 1 - CVR`, which wraps from `2^BITS - 1` to 0 when CVR reloads.
 /// The exception is pended when CVR reaches 0, one tick before that wrap;
 /// [`WrapExtender`] tells the two apart by the half the counter is in, so the
-/// early flag is not counted twice. COUNTFLAG is not used (reading it clears
+/// early flag is not counted twice. The handler must not run `on_wrap` while
+/// CVR still reads 0 (the count would then be a period ahead for that tick):
+/// [`start`](SysTick::start) selects the core clock, and exception entry alone
+/// takes more than one core cycle (12 on Cortex-M3/M4, 16 on M0), so the
+/// counter has always reloaded by then; a slow external reference clock would
+/// break that. COUNTFLAG is not used (reading it clears
 /// it, so it cannot be shared); the pending bit is `ICSR.PENDSTSET`, which the
 /// hardware clears on exception entry and reads leave alone.
 ///
