@@ -103,7 +103,8 @@ fn fresh_extension_after_invalidate_beats_a_stale_extender() {
             assert_ne!(e, Some(t(150)), "new generation with the stale expiry");
         }
 
-        stale.join().unwrap();
+        // Either outcome is possible; what matters is the final state below.
+        let _ = stale.join().unwrap();
         let (s, r) = fresh.join().unwrap();
         assert_eq!(lease.generation(), 1);
         match r {
@@ -135,7 +136,7 @@ fn concurrent_invalidations_merge_but_never_get_lost() {
         lease.invalidate();
         assert_eq!(lease.expiry(), None);
         inv.join().unwrap();
-        ext.join().unwrap();
+        let _ = ext.join().unwrap();
         assert!(lease.generation() >= 1);
         assert_eq!(lease.expiry(), None);
         assert_eq!(lease.extend(before, D), Extension::StaleGeneration);
