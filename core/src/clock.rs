@@ -43,6 +43,7 @@ impl<C: Clock + ?Sized> Clock for &C {
 
 /// Why a clock read produced no [`Instant`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ClockError {
     /// The operating system refused the read; the payload is its error code
@@ -90,4 +91,19 @@ pub struct ClockInfo {
     pub counts_suspend: Option<bool>,
     /// Whether NTP (or similar) adjusts the clock's rate.
     pub slewed: Option<bool>,
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ClockInfo {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ClockInfo {{ name: {=str}, resolution: {=u64}ns, max_drift_ppm: {=u32}, counts_suspend: {}, slewed: {} }}",
+            self.name,
+            crate::instant::defmt_nanos(self.resolution),
+            self.max_drift_ppm,
+            self.counts_suspend,
+            self.slewed
+        )
+    }
 }

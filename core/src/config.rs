@@ -51,8 +51,26 @@ pub struct LeaseConfig {
     check_quorum: bool,
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for LeaseConfig {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        use crate::instant::defmt_nanos;
+        defmt::write!(
+            f,
+            "LeaseConfig {{ tick: {=u64}ns, election_ticks: {=usize}, max_drift_ppm: {}, margin: {=u64}ns, clock_resolution_ns: {}, check_quorum: {=bool} }}",
+            defmt_nanos(self.tick),
+            self.election_ticks,
+            self.max_drift_ppm,
+            defmt_nanos(self.margin),
+            self.clock_resolution.map(defmt_nanos),
+            self.check_quorum
+        )
+    }
+}
+
 /// Why a [`LeaseConfig`] yields no lease duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The tick is zero.

@@ -98,6 +98,20 @@ impl fmt::Debug for Instant {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for Instant {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Instant({=u64}ns)", self.as_nanos())
+    }
+}
+
+/// A `Duration` as whole nanoseconds for defmt, saturating at `u64::MAX`
+/// (a `Duration` can hold far more than a `u64` of nanoseconds).
+#[cfg(feature = "defmt")]
+pub(crate) fn defmt_nanos(d: Duration) -> u64 {
+    duration_to_nanos(d).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

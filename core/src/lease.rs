@@ -24,7 +24,12 @@
 //!   never starts while `PENDING` is set. So invalidation wins against every
 //!   concurrent extension (invariant 6), and an interrupt handler may extend
 //!   or invalidate while the code it interrupted holds the slot without
-//!   deadlocking.
+//!   deadlocking. On 32-bit targets this also needs the two `AtomicU64`s
+//!   themselves to be interrupt-safe: portable-atomic's default 64-bit
+//!   fallback where compare-and-swap exists (thumbv7m, thumbv7em) is a
+//!   spinlock that a preempting handler can spin on forever, so single-core
+//!   firmware enables its `unsafe-assume-single-core` feature (README,
+//!   "Embedded").
 //!
 //! Readers ([`Lease::is_valid`], [`Lease::expiry`]) load `ctrl`, treat `PENDING`
 //! as "no lease", then load `expiry`: two loads, no store, no lock, no retry
@@ -64,6 +69,7 @@ const GEN_ONE: u64 = 1 << GEN_SHIFT;
 
 /// What [`Lease::extend`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use]
 pub enum Extension {
     /// The expiry moved later.
@@ -301,6 +307,20 @@ impl Lease {
 #[inline]
 const fn next_generation(ctrl: u64) -> u64 {
     (ctrl & !FLAGS).wrapping_add(GEN_ONE)
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Lease {
+    /// Formats the generation and expiry, read as [`Lease::generation`] and
+    /// [`Lease::expiry`] do (two separate reads, each consistent on its own).
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Lease {{ generation: {=u64}, expiry: {} }}",
+            self.generation(),
+            self.expiry()
+        )
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -112,6 +112,14 @@ impl Clock for ManualClock {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for ManualClock {
+    /// Formats the current reading (or injected failure).
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "ManualClock({})", self.now())
+    }
+}
+
 // A ClockError packed into a u64 so the fault can live in an atomic.
 // Tag in the high 32 bits, payload (the OS code) in the low 32; 0 is "no fault".
 const TAG_OS: u64 = 1 << 32;

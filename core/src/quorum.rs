@@ -13,6 +13,7 @@ const OUTGOING: u8 = 2;
 /// Why the tracker refused an operation. The tracker is unchanged after
 /// every error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TrackerError {
     /// An ack from a peer that is not a voter of the current membership:
@@ -162,6 +163,25 @@ pub struct QuorumTracker<const N: usize> {
     outgoing_quorum: Option<Instant>,
     /// The combination of the two above, in generation `floor`.
     quorum: Option<Stamp>,
+}
+
+#[cfg(feature = "defmt")]
+impl<const N: usize> defmt::Format for QuorumTracker<N> {
+    /// Formats the membership (ids, roles, freshest acks in ns, 0 for none)
+    /// and the quorum stamp.
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "QuorumTracker {{ self_id: {=u64}, ids: {=[?]}, roles: {=[u8]}, acks: {=[?]}, joint: {=bool}, floor: {=u64}, quorum: {} }}",
+            self.self_id,
+            &self.ids[..self.len],
+            &self.roles[..self.len],
+            &self.acks[..self.len],
+            self.joint,
+            self.floor,
+            self.quorum
+        )
+    }
 }
 
 impl<const N: usize> QuorumTracker<N> {

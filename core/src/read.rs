@@ -62,6 +62,7 @@ pub trait LeadershipLoss {
 
 /// How to serve one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use]
 pub enum ReadPlan {
     /// The lease covers the reading: read local state, then confirm with
@@ -76,6 +77,7 @@ pub enum ReadPlan {
 /// Why [`read_local`] did not return the local value, and the stamp to run
 /// the quorum read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct QuorumNeeded {
     /// Taken before the quorum read starts; `None` if the clock failed.
     pub stamp: Option<Stamp>,
@@ -83,6 +85,7 @@ pub struct QuorumNeeded {
 
 /// What [`finish_round`] did to the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use]
 pub enum RoundOutcome {
     /// The round succeeded; this is what [`Lease::extend`] did.

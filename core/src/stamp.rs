@@ -17,6 +17,7 @@ use crate::Instant;
 /// trustworthy as that peer, and a forged later instant or generation would
 /// extend the lease or raise the tracker's floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stamp {
     instant: Instant,
     generation: u64,
