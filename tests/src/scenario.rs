@@ -88,6 +88,7 @@ pub fn all_attacks() -> Vec<Attack> {
         Attack::RestartVote,
         Attack::SplitFollower,
         Attack::NetworkChaos,
+        Attack::Membership,
     ]
 }
 
@@ -177,6 +178,8 @@ pub struct SeedResult {
     pub hash: u64,
     /// Processed events.
     pub events: u64,
+    /// Membership changes committed.
+    pub conf_changes: u64,
 }
 
 /// Runs one seed of a configuration and checks its history.
@@ -187,6 +190,7 @@ pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedResult {
         divergence: r.divergence,
         hash: r.hash,
         events: r.events,
+        conf_changes: r.conf_changes,
         ..Default::default()
     };
     for o in &r.ops {
@@ -231,6 +235,8 @@ pub struct Summary {
     pub lin_unknown: u64,
     /// Diverging applied logs.
     pub divergence: u64,
+    /// Membership changes committed.
+    pub conf_changes: u64,
     /// The first seed that showed a stale read or an overlap.
     pub first_bad_seed: Option<u64>,
 }
@@ -294,6 +300,7 @@ pub fn run_scenario(
         sum.stale += r.stale;
         sum.overlap_ns += r.overlap_ns;
         sum.divergence += r.divergence;
+        sum.conf_changes += r.conf_changes;
         if r.stale > 0 {
             sum.stale_seeds += 1;
         }

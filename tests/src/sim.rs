@@ -59,6 +59,10 @@ pub enum Attack {
     SplitFollower,
     /// Random message loss bursts and one-way cuts between random nodes.
     NetworkChaos,
+    /// Joint consensus (once per run): add the spare node as a voter and,
+    /// half of the time, remove a follower in the same step; leave the
+    /// joint configuration shortly after.
+    Membership,
 }
 
 /// Everything a run depends on besides the seed.
@@ -117,6 +121,9 @@ pub struct RunResult {
     pub events: u64,
     /// Nodes applying different values at the same index (must be 0).
     pub divergence: u64,
+    /// Distinct membership changes committed (entering and leaving a joint
+    /// configuration count separately).
+    pub conf_changes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +169,7 @@ enum Fault {
     ClockRecover(usize),
     ResumeWrites,
     Loss(f64),
+    LeaveJoint(u32),
 }
 
 struct Queued {
@@ -238,6 +246,7 @@ pub struct Sim {
     next_value: u64,
     next_ctx: u64,
     committed: BTreeMap<u64, u64>,
+    conf_committed: BTreeMap<u64, ()>,
     divergence: u64,
     hash: u64,
     events: u64,
@@ -327,6 +336,7 @@ impl Sim {
             next_value: 1,
             next_ctx: 1,
             committed: BTreeMap::new(),
+            conf_committed: BTreeMap::new(),
             divergence: 0,
             hash: 0xcbf2_9ce4_8422_2325,
             events: 0,
@@ -444,6 +454,7 @@ impl Sim {
             hash: self.hash,
             events: self.events,
             divergence: self.divergence,
+            conf_changes: self.conf_committed.len() as u64,
         }
     }
 
@@ -582,8 +593,8 @@ impl Sim {
                     o.refused = true;
                     // a refusal carries the refusing node's idea of the leader
                     self.client_hint[c] = match value as usize {
-                        id if id >= 1 && id <= self.cfg.nodes => id - 1,
-                        _ => self.rng.pick(self.cfg.nodes),
+                        id if id >= 1 && id <= self.nodes.len() => id - 1,
+                        _ => self.random_member(),
                     };
                 }
                 let think = self.rng.range(MS, 5 * MS);
@@ -594,7 +605,7 @@ impl Sim {
                 let c = self.ops[op].client;
                 if self.client_busy[c] == Some(op) {
                     self.client_busy[c] = None;
-                    self.client_hint[c] = self.rng.pick(self.cfg.nodes);
+                    self.client_hint[c] = self.random_member();
                     let t = self.now() + self.rng.range(MS, 5 * MS);
                     self.push(t, Ev::ClientNext(c));
                 }
@@ -632,7 +643,7 @@ impl Sim {
         let node = if self.rng.chance(0.7) {
             self.client_hint[c]
         } else {
-            self.rng.pick(self.cfg.nodes)
+            self.random_member()
         };
         let value = if write {
             self.next_value += 1;
@@ -853,6 +864,7 @@ impl Sim {
                     }
                 }
                 EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
+                    self.conf_committed.insert(e.index, ());
                     let node = &mut self.nodes[i];
                     let raw = node.raw.as_mut().expect("up");
                     let cs = if e.get_entry_type() == EntryType::EntryConfChange {
@@ -914,6 +926,11 @@ impl Sim {
             .filter(|(_, r)| r.raft.state == StateRole::Leader)
             .max_by_key(|(_, r)| r.raft.term)
             .map(|(i, _)| i)
+    }
+
+    fn random_member(&mut self) -> usize {
+        let k = self.rng.pick(self.members.len());
+        (self.members[k] - 1) as usize
     }
 
     fn member_indices(&self) -> Vec<usize> {
@@ -1023,7 +1040,58 @@ impl Sim {
                 self.at(dur, Fault::Loss(self.cfg.loss));
                 self.at(dur, Fault::HealAll);
             }
+            Attack::Membership => {
+                let spare = self.nodes.len() - 1;
+                if self.nodes[spare].raw.is_some() || self.members.len() != self.cfg.nodes {
+                    return; // once per run
+                }
+                let remove = if self.rng.chance(0.5) {
+                    Some(others[self.rng.pick(others.len())])
+                } else {
+                    None
+                };
+                self.join_spare(l, spare, remove);
+            }
         }
+    }
+
+    /// Starts the spare node with the cluster's initial configuration (its
+    /// log then replays every change) and proposes a joint change that adds
+    /// it, and removes `remove` if given.
+    fn join_spare(&mut self, l: usize, spare: usize, remove: Option<usize>) {
+        use raft::eraftpb::{ConfChangeSingle, ConfChangeTransition, ConfChangeType};
+        let spare_id = self.nodes[spare].id;
+        let mut changes = Vec::new();
+        let mut add = ConfChangeSingle::default();
+        add.set_change_type(ConfChangeType::AddNode);
+        add.node_id = spare_id;
+        changes.push(add);
+        if let Some(r) = remove {
+            let mut rm = ConfChangeSingle::default();
+            rm.set_change_type(ConfChangeType::RemoveNode);
+            rm.node_id = self.nodes[r].id;
+            changes.push(rm);
+        }
+        let mut cc = ConfChangeV2::default();
+        cc.set_transition(ConfChangeTransition::Explicit);
+        cc.set_changes(changes.into());
+        let Some(raw) = self.nodes[l].raw.as_mut() else {
+            return;
+        };
+        if raw.propose_conf_change(vec![], cc).is_err() {
+            return;
+        }
+        self.after(l);
+        let initial: Vec<u64> = (1..=self.cfg.nodes as u64).collect();
+        self.nodes[spare].storage = MemStorage::new_with_conf_state((initial, vec![]));
+        self.start_node(spare, false);
+        self.members.push(spare_id);
+        if let Some(r) = remove {
+            let id = self.nodes[r].id;
+            self.members.retain(|&m| m != id);
+        }
+        let dt = self.rng.range(50 * MS, 150 * MS);
+        self.at(dt, Fault::LeaveJoint(10));
     }
 
     fn fault(&mut self, f: Fault) {
@@ -1104,6 +1172,34 @@ impl Sim {
             Fault::ClockRecover(i) => self.nodes[i].clock.recover(),
             Fault::ResumeWrites => self.writes_paused = false,
             Fault::Loss(p) => self.loss = p,
+            Fault::LeaveJoint(tries) => {
+                let joint = |r: &RawNode<MemStorage>| {
+                    !r.raft
+                        .prs()
+                        .conf()
+                        .to_conf_state()
+                        .voters_outgoing
+                        .is_empty()
+                };
+                let done = match self.leader() {
+                    Some(l) => {
+                        let raw = self.nodes[l].raw.as_mut().expect("leader is up");
+                        if joint(raw) && !raw.raft.has_pending_conf() {
+                            let ok = raw
+                                .propose_conf_change(vec![], ConfChangeV2::default())
+                                .is_ok();
+                            self.after(l);
+                            ok
+                        } else {
+                            false
+                        }
+                    }
+                    None => false,
+                };
+                if !done && tries > 0 {
+                    self.at(50 * MS, Fault::LeaveJoint(tries - 1));
+                }
+            }
         }
     }
 }

@@ -38,6 +38,12 @@ fn correct_configurations_are_clean() {
         assert_eq!(sum.lin_violation, 0, "{}: not linearizable {sum:?}", s.name);
         assert_eq!(sum.divergence, 0, "{}: logs diverged {sum:?}", s.name);
         assert!(sum.lease_reads > 0, "{}: no lease read was served", s.name);
+        assert!(
+            sum.quorum_reads > 0,
+            "{}: no ReadIndex read was served",
+            s.name
+        );
+        assert!(sum.conf_changes > 0, "{}: no membership change", s.name);
     }
 }
 

@@ -54,10 +54,11 @@ fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
         (false, false) => "FAIL: not caught",
     };
     format!(
-        "| {:<29} | {:>5} | {:>5} | {:>8} | {:>9} | {:>11} | {:>14} | {:>6.1}% | {:>10} | {:>5.1}s | {} |",
+        "| {:<29} | {:>5} | {:>5} | {:>6} | {:>8} | {:>9} | {:>11} | {:>14} | {:>6.1}% | {:>10} | {:>5.1}s | {} |",
         s.name,
         s.cfg.nodes,
         sum.seeds,
+        sum.conf_changes,
         sum.lease_reads,
         sum.quorum_reads,
         format!("{} ({})", sum.stale, sum.stale_seeds),
@@ -106,12 +107,12 @@ fn main() -> ExitCode {
     );
     println!();
     println!(
-        "| {:<29} | {:>5} | {:>5} | {:>8} | {:>9} | {:>11} | {:>14} | {:>7} | {:>10} | {:>6} | verdict |",
-        "scenario", "nodes", "seeds", "lease rd", "quorum rd", "stale (sd)", "overlap ms", "local", "lin ok/x/?", "time"
+        "| {:<29} | {:>5} | {:>5} | {:>6} | {:>8} | {:>9} | {:>11} | {:>14} | {:>7} | {:>10} | {:>6} | verdict |",
+        "scenario", "nodes", "seeds", "conf", "lease rd", "quorum rd", "stale (sd)", "overlap ms", "local", "lin ok/x/?", "time"
     );
     println!(
-        "|{:-<31}|{:-<7}|{:-<7}|{:-<10}|{:-<11}|{:-<13}|{:-<16}|{:-<9}|{:-<12}|{:-<8}|{:-<9}|",
-        "", "", "", "", "", "", "", "", "", "", ""
+        "|{:-<31}|{:-<7}|{:-<7}|{:-<8}|{:-<10}|{:-<11}|{:-<13}|{:-<16}|{:-<9}|{:-<12}|{:-<8}|{:-<9}|",
+        "", "", "", "", "", "", "", "", "", "", "", ""
     );
     let start = Instant::now();
     let mut all_ok = true;
@@ -145,7 +146,8 @@ fn main() -> ExitCode {
     }
     println!();
     println!(
-        "stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while \
+        "conf = membership changes committed (joint consensus: entering and leaving count apart); \
+         stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while \
          another led a higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the \
          lease); local = share of reads served under the lease; lin = histories linearizable / not / \
          over the search budget"
