@@ -382,3 +382,135 @@ impl LeaseGlue {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leasehold_core::{Instant, ManualClock};
+    use raft::storage::MemStorage;
+    use raft::Config;
+
+    const LEASE: Duration = Duration::from_millis(80);
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_nanos(ms * 1_000_000).unwrap()
+    }
+
+    fn msg(t: MessageType, from: u64, to: u64, term: u64) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(t);
+        m.from = from;
+        m.to = to;
+        m.term = term;
+        m
+    }
+
+    /// Node 1 of {1, 2, 3}, elected leader with node 2's vote.
+    fn leader() -> (RawNode<MemStorage>, LeaseGlue) {
+        let cfg = Config {
+            id: 1,
+            election_tick: 10,
+            heartbeat_tick: 2,
+            check_quorum: true,
+            ..Default::default()
+        };
+        let storage = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let mut node = RawNode::new(&cfg, storage, &logger).unwrap();
+        let mut glue = LeaseGlue::new(1, LEASE, GlueOptions::default());
+        node.campaign().unwrap();
+        let term = node.raft.term;
+        node.step(msg(MessageType::MsgRequestVoteResponse, 2, 1, term))
+            .unwrap();
+        assert_eq!(node.raft.state, StateRole::Leader);
+        glue.observe(&node);
+        (node, glue)
+    }
+
+    fn heartbeats(node: &mut RawNode<MemStorage>) -> Vec<Message> {
+        node.raft.msgs.clear(); // the election's messages
+        node.ping();
+        node.raft.msgs.drain(..).collect()
+    }
+
+    #[test]
+    fn an_ack_of_the_current_term_extends_from_the_send_stamp() {
+        let (mut node, mut glue) = leader();
+        let term = node.raft.term;
+        let hb = heartbeats(&mut node);
+        let tags = glue.tag_outgoing(&hb, Ok(at(100)));
+        assert!(tags.iter().all(Option::is_some), "heartbeats are tagged");
+        let to2 = hb.iter().position(|m| m.to == 2).unwrap();
+        // A response of an older term, or one from another peer, does nothing.
+        let stale = msg(MessageType::MsgHeartbeatResponse, 2, 1, term - 1);
+        assert!(glue.accept_incoming(&stale, tags[to2]));
+        let wrong_peer = msg(MessageType::MsgHeartbeatResponse, 3, 1, term);
+        assert!(glue.accept_incoming(&wrong_peer, tags[to2]));
+        assert_eq!(glue.lease().expiry(), None);
+        // The right one extends from the time the heartbeat was sent.
+        let ok = msg(MessageType::MsgHeartbeatResponse, 2, 1, term);
+        assert!(glue.accept_incoming(&ok, tags[to2]));
+        assert_eq!(glue.lease().expiry(), Some(at(180)));
+    }
+
+    #[test]
+    fn a_transfer_invalidates_and_blocks_extension() {
+        let (mut node, mut glue) = leader();
+        let term = node.raft.term;
+        let hb = heartbeats(&mut node);
+        let tags = glue.tag_outgoing(&hb, Ok(at(100)));
+        let to2 = hb.iter().position(|m| m.to == 2).unwrap();
+        let ok = msg(MessageType::MsgHeartbeatResponse, 2, 1, term);
+        assert!(glue.accept_incoming(&ok, tags[to2]));
+        let clock = ManualClock::new(at(120));
+        assert_eq!(
+            glue.read_local(&node, &clock, || 7).ok(),
+            None,
+            "no entry of its term committed yet"
+        );
+        glue.on_transfer_requested();
+        node.transfer_leader(2);
+        glue.observe(&node);
+        assert!(!glue.lease().is_valid(at(120)));
+        // the late response of the same round cannot bring the lease back
+        assert!(glue.accept_incoming(&ok, tags[to2]));
+        assert!(!glue.lease().is_valid(at(120)));
+    }
+
+    #[test]
+    fn the_restart_guard_drops_votes_for_one_election_timeout() {
+        let mut glue = LeaseGlue::restarted(2, LEASE, 3, GlueOptions::default());
+        let vote = msg(MessageType::MsgRequestVote, 3, 2, 9);
+        let pre = msg(MessageType::MsgRequestPreVote, 3, 2, 9);
+        for _ in 0..3 {
+            assert!(!glue.accept_incoming(&vote, None));
+            assert!(!glue.accept_incoming(&pre, None));
+            glue.on_tick();
+        }
+        assert!(glue.accept_incoming(&vote, None));
+        let off = GlueOptions {
+            restart_guard: false,
+            ..GlueOptions::default()
+        };
+        let mut unguarded = LeaseGlue::restarted(2, LEASE, 3, off);
+        assert!(unguarded.accept_incoming(&vote, None));
+    }
+
+    #[test]
+    fn a_follower_echoes_the_smallest_tag_to_its_leader() {
+        let mut glue = LeaseGlue::new(2, LEASE, GlueOptions::default());
+        assert!(glue.accept_incoming(&msg(MessageType::MsgAppend, 1, 2, 3), Some(9)));
+        assert!(glue.accept_incoming(&msg(MessageType::MsgHeartbeat, 1, 2, 3), Some(7)));
+        let out = [
+            msg(MessageType::MsgAppendResponse, 2, 1, 3),
+            msg(MessageType::MsgHeartbeatResponse, 2, 1, 3),
+            msg(MessageType::MsgAppendResponse, 2, 3, 3),
+        ];
+        assert_eq!(
+            glue.tag_outgoing(&out, Ok(at(5))),
+            vec![Some(7), Some(7), None]
+        );
+        // echoes are per batch
+        assert_eq!(glue.tag_outgoing(&out[..1], Ok(at(6))), vec![None]);
+    }
+}
