@@ -109,6 +109,22 @@ pub fn all() -> Vec<Scenario> {
             cfg: base(5, all_attacks()),
         },
     ];
+    // The correct configuration under exactly the fault scripts the negative
+    // controls below use: the same schedules, clean.
+    for (name, attacks) in [
+        ("correct 3n: leader isolations", isolate.clone()),
+        ("correct 3n: suspends", vec![Attack::SuspendLeader]),
+        ("correct 3n: clock failures", vec![Attack::ClockFailIsolate]),
+        ("correct 3n: deaf transfers", vec![Attack::TransferDeaf]),
+        ("correct 3n: restart votes", vec![Attack::RestartVote]),
+        ("correct 3n: split follower", vec![Attack::SplitFollower]),
+    ] {
+        v.push(Scenario {
+            name,
+            correct: true,
+            cfg: base(3, attacks),
+        });
+    }
     let mut neg = |name: &'static str, f: &dyn Fn(&mut SimConfig)| {
         let mut cfg = base(3, isolate.clone());
         f(&mut cfg);

@@ -3,8 +3,9 @@
 //! is a pure function of its seed.
 
 use leasehold_sim::scenario::{self, run_scenario, run_seed};
+use leasehold_sim::sim::Attack;
 
-const SEEDS: u64 = 20;
+const SEEDS: u64 = 30;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -38,12 +39,11 @@ fn correct_configurations_are_clean() {
         assert_eq!(sum.lin_violation, 0, "{}: not linearizable {sum:?}", s.name);
         assert_eq!(sum.divergence, 0, "{}: logs diverged {sum:?}", s.name);
         assert!(sum.lease_reads > 0, "{}: no lease read was served", s.name);
-        assert!(
-            sum.quorum_reads > 0,
-            "{}: no ReadIndex read was served",
-            s.name
-        );
-        assert!(sum.conf_changes > 0, "{}: no membership change", s.name);
+        if s.cfg.attacks.contains(&Attack::Membership) {
+            // the all-faults rows exercise every path
+            assert!(sum.quorum_reads > 0, "{}: no ReadIndex read", s.name);
+            assert!(sum.conf_changes > 0, "{}: no membership change", s.name);
+        }
     }
 }
 
