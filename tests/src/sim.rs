@@ -751,17 +751,15 @@ impl Sim {
                 let et = self.cfg.election_ticks as u64;
                 let t = node.rng.range(et, 2 * et) as usize;
                 raw.raft.set_randomized_election_timeout(t);
-                if role.0 != StateRole::Leader || node.last_role.0 != StateRole::Leader {
+                if node.last_role.0 == StateRole::Leader {
                     // lost leadership: drop pending reads (raft-rs drops them too)
-                    if node.last_role.0 == StateRole::Leader {
-                        let reads = std::mem::take(&mut node.pending_reads);
-                        for (_, (_, stamp)) in reads {
-                            let _ = node
-                                .glue
-                                .finish_read_index(stamp, &Err(ReadIndexError::NotLeader));
-                        }
-                        node.waiting_reads.clear();
+                    let reads = std::mem::take(&mut node.pending_reads);
+                    for (_, (_, stamp)) in reads {
+                        let _ = node
+                            .glue
+                            .finish_read_index(stamp, &Err(ReadIndexError::NotLeader));
                     }
+                    node.waiting_reads.clear();
                 }
                 node.last_role = role;
             }
@@ -781,7 +779,10 @@ impl Sim {
             }
             out.extend(rd.take_persisted_messages());
             let read_states = rd.take_read_states();
-            self.apply(i, committed);
+            if self.apply(i, committed) {
+                self.destroy(i);
+                return;
+            }
             let node = &mut self.nodes[i];
             let raw = node.raw.as_mut().expect("up");
             let mut light = raw.advance(rd);
@@ -790,7 +791,10 @@ impl Sim {
             }
             out.extend(light.take_messages());
             let committed = light.take_committed_entries();
-            self.apply(i, committed);
+            if self.apply(i, committed) {
+                self.destroy(i);
+                return;
+            }
             let node = &mut self.nodes[i];
             let raw = node.raw.as_mut().expect("up");
             raw.advance_apply();
@@ -839,7 +843,21 @@ impl Sim {
         }
     }
 
-    fn apply(&mut self, i: usize, entries: Vec<Entry>) {
+    /// A node that applied its own removal is destroyed, as TiKV destroys a
+    /// removed peer (raft-rs 0.7 panics if a removed leader keeps going).
+    fn destroy(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        n.raw = None;
+        n.down = Down::Crashed;
+        n.deferred.clear();
+        n.tick_gen += 1;
+        let id = n.id;
+        self.members.retain(|&m| m != id);
+    }
+
+    /// Applies committed entries; `true` if the node applied its own removal.
+    fn apply(&mut self, i: usize, entries: Vec<Entry>) -> bool {
+        let mut removed = false;
         for e in entries {
             match e.get_entry_type() {
                 EntryType::EntryNormal => {
@@ -877,11 +895,19 @@ impl Sim {
                         raw.apply_conf_change(&cc)
                     };
                     if let Ok(cs) = cs {
+                        let id = node.id;
+                        removed = ![&cs.voters, &cs.voters_outgoing, &cs.learners]
+                            .iter()
+                            .any(|set| set.contains(&id));
                         node.storage.wl().set_conf_state(cs);
+                        if removed {
+                            return true;
+                        }
                     }
                 }
             }
         }
+        removed
     }
 
     fn send(&mut self, i: usize, msgs: Vec<Message>) {
