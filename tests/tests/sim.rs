@@ -30,6 +30,14 @@ fn same_seed_same_history() {
 }
 
 #[test]
+fn the_summary_does_not_depend_on_threads() {
+    let s = &scenario::all()[0];
+    let one = run_scenario(s, 0..4, 1, &|_| {});
+    let two = run_scenario(s, 0..4, 2, &|_| {});
+    assert_eq!(format!("{one:?}"), format!("{two:?}"));
+}
+
+#[test]
 fn correct_configurations_are_clean() {
     for s in scenario::all().iter().filter(|s| s.correct) {
         let sum = run_scenario(s, 0..SEEDS, threads(), &|_| {});

@@ -140,7 +140,7 @@ fn main() -> ExitCode {
         println!("{}", row(s, &sum, t0.elapsed().as_secs_f64()));
         if let Some(seed) = sum.first_bad_seed {
             if !s.correct {
-                eprintln!("    first seed caught: {seed}");
+                eprintln!("    {}: first seed caught: {seed}", s.name);
             }
         }
     }
