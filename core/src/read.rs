@@ -40,7 +40,10 @@
 //! assert_eq!(finish_round(&lease, None, &timeout, lease_duration), RoundOutcome::Unchanged);
 //! assert!(read_local(&lease, &clock, || state).is_ok());
 //! let lost: Result<(), RaftError> = Err(RaftError::NotLeader);
-//! assert_eq!(finish_round(&lease, None, &lost, lease_duration), RoundOutcome::Invalidated);
+//! assert_eq!(
+//!     finish_round(&lease, None, &lost, lease_duration),
+//!     RoundOutcome::Invalidated { generation: 1 }
+//! );
 //! assert!(read_local(&lease, &clock, || state).is_err());
 //! ```
 
@@ -94,7 +97,12 @@ pub enum RoundOutcome {
     /// was extended.
     NoStamp,
     /// The round failed with a leadership loss: the lease was invalidated.
-    Invalidated,
+    /// `generation` is what [`Lease::invalidate`] returned: pass it to
+    /// `QuorumTracker::reset`.
+    Invalidated {
+        /// The generation the invalidation guarantees.
+        generation: u64,
+    },
     /// The round failed for another reason: the lease was left alone.
     Unchanged,
 }
@@ -158,8 +166,8 @@ pub fn finish_round<T, E: LeadershipLoss>(
             None => RoundOutcome::NoStamp,
         },
         Err(e) if e.is_leadership_loss() => {
-            lease.invalidate();
-            RoundOutcome::Invalidated
+            let generation = lease.invalidate();
+            RoundOutcome::Invalidated { generation }
         }
         Err(_) => RoundOutcome::Unchanged,
     }
@@ -341,7 +349,7 @@ mod tests {
         let r: Result<(), Err_> = Err(Err_::NotLeader);
         assert_eq!(
             finish_round(&l, Some(l.stamp(t(150))), &r, LEASE),
-            RoundOutcome::Invalidated
+            RoundOutcome::Invalidated { generation: 1 }
         );
         assert_eq!(l.expiry(), None);
         assert_eq!(l.generation(), 1);
