@@ -78,6 +78,10 @@ fn main() -> ! {
     for _ in 0..ITERATIONS {
         t += 2;
         NOW.store(t, Ordering::Relaxed);
+        // Under -icount the loop and SysTick keep a fixed phase; a varying
+        // delay walks the handler across the extension's held window on
+        // every core (without it, the M4 build never lands there).
+        cortex_m::asm::delay((t / 2 % 97) as u32);
         let stamp = LEASE.stamp(i(t));
         let r = LEASE.extend(stamp, MAIN_D);
         let valid = LEASE.is_valid(i(t));
