@@ -66,6 +66,7 @@ const PENDING: u64 = 1 << 1;
 const FLAGS: u64 = WRITING | PENDING;
 const GEN_SHIFT: u32 = 2;
 const GEN_ONE: u64 = 1 << GEN_SHIFT;
+const MAX_GENERATION: u64 = u64::MAX >> GEN_SHIFT;
 
 /// What [`Lease::extend`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,11 +204,22 @@ impl Lease {
         let Some(new_expiry) = stamp.instant().checked_add(duration) else {
             return Extension::Overflow;
         };
-        // PENDING counts as a newer generation: the invalidation has already
-        // been requested, so it must win.
-        let current = |ctrl: u64| ctrl >> GEN_SHIFT == stamp.generation() && ctrl & PENDING == 0;
-        if let Err(ctrl) = self.take_slot(|ctrl| current(ctrl) && ctrl & WRITING == 0) {
-            return if current(ctrl) {
+        // The only `ctrl` that admits this stamp is its generation with both
+        // flags clear (PENDING counts as a newer generation: the invalidation
+        // has already been requested, so it must win). Expecting exactly that
+        // value saves loading `ctrl` first. A generation too large to be
+        // stored (only a forged stamp has one) would alias after the shift.
+        if stamp.generation() > MAX_GENERATION {
+            return Extension::StaleGeneration;
+        }
+        let idle = stamp.generation() << GEN_SHIFT;
+        if let Err(ctrl) =
+            self.ctrl
+                .compare_exchange(idle, idle | WRITING, Ordering::Acquire, Ordering::Relaxed)
+        {
+            // Same generation and no invalidation requested: only WRITING
+            // can differ, so another writer holds the slot.
+            return if ctrl & !WRITING == idle {
                 Extension::Busy
             } else {
                 Extension::StaleGeneration
@@ -256,14 +268,14 @@ impl Lease {
         next_generation(before) >> GEN_SHIFT
     }
 
-    /// Takes the write slot if `admit` accepts the current `ctrl`; returns
-    /// `ctrl` as taken (with `WRITING` set), or the value `admit` refused.
-    #[inline(always)]
-    fn take_slot(&self, admit: impl Fn(u64) -> bool) -> Result<u64, u64> {
+    /// Takes the write slot to apply a requested invalidation, if one is
+    /// requested and the slot is free; returns `ctrl` as taken (with `WRITING`
+    /// set).
+    fn take_slot_to_apply(&self) -> Option<u64> {
         let mut ctrl = self.ctrl.load(Ordering::Relaxed);
         loop {
-            if !admit(ctrl) {
-                return Err(ctrl);
+            if ctrl & PENDING == 0 || ctrl & WRITING != 0 {
+                return None;
             }
             match self.ctrl.compare_exchange_weak(
                 ctrl,
@@ -271,7 +283,7 @@ impl Lease {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(ctrl | WRITING),
+                Ok(_) => return Some(ctrl | WRITING),
                 Err(current) => ctrl = current,
             }
         }
@@ -281,7 +293,7 @@ impl Lease {
     /// else holds the slot, they apply it when they release it.
     #[cold]
     fn apply_pending(&self) {
-        let Ok(mut ctrl) = self.take_slot(|c| c & PENDING != 0 && c & WRITING == 0) else {
+        let Some(mut ctrl) = self.take_slot_to_apply() else {
             return;
         };
         // Clear the expiry before publishing the new generation, so that no
@@ -455,6 +467,12 @@ mod tests {
         let l = Lease::new();
         let forged = Stamp::new(t(5), 7);
         assert_eq!(l.extend(forged, D), Extension::StaleGeneration);
+        assert_eq!(l.expiry(), None);
+        // Generations beyond the 62 stored bits must not alias generation 0
+        // (2^62 << 2 wraps to 0).
+        for g in [1 << 62, 3 << 62, u64::MAX] {
+            assert_eq!(l.extend(Stamp::new(t(5), g), D), Extension::StaleGeneration);
+        }
         assert_eq!(l.expiry(), None);
     }
 

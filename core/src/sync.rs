@@ -48,6 +48,16 @@ pub(crate) mod counting {
             count();
             self.0.store(v, o)
         }
+        pub(crate) fn compare_exchange(
+            &self,
+            current: u64,
+            new: u64,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<u64, u64> {
+            count();
+            self.0.compare_exchange(current, new, success, failure)
+        }
         pub(crate) fn compare_exchange_weak(
             &self,
             current: u64,
