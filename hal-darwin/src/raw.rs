@@ -130,8 +130,6 @@ fn errno() -> i32 {
 mod tests {
     extern crate std;
 
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Barrier;
 
     use super::*;
 
@@ -162,26 +160,7 @@ mod tests {
 
     #[test]
     fn monotonic_on_two_threads() {
-        const READS: usize = 1_000_000;
-        static LATEST: AtomicU64 = AtomicU64::new(0);
-        let clock = RawClock::new().unwrap();
-        let start = Barrier::new(2);
-        std::thread::scope(|s| {
-            for _ in 0..2 {
-                s.spawn(|| {
-                    start.wait();
-                    let mut prev = 0;
-                    for _ in 0..READS {
-                        let published = LATEST.load(Ordering::Acquire);
-                        let t = clock.now().unwrap().as_nanos();
-                        assert!(t >= prev, "went back on one thread: {prev} -> {t}");
-                        assert!(t >= published, "earlier than seen: {published} -> {t}");
-                        LATEST.fetch_max(t, Ordering::AcqRel);
-                        prev = t;
-                    }
-                });
-            }
-        });
+        clockcheck::monotonic_across_threads(&RawClock::new().unwrap(), 2, 1_000_000);
     }
 
     #[test]
