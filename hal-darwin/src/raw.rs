@@ -130,7 +130,6 @@ fn errno() -> i32 {
 mod tests {
     extern crate std;
 
-
     use super::*;
 
     #[test]
