@@ -277,7 +277,7 @@ impl Lease {
             if ctrl & PENDING == 0 || ctrl & WRITING != 0 {
                 return None;
             }
-            match self.ctrl.compare_exchange_weak(
+            match self.ctrl.compare_exchange(
                 ctrl,
                 ctrl | WRITING,
                 Ordering::Acquire,
@@ -300,7 +300,7 @@ impl Lease {
         // reader can see the new generation together with the old expiry.
         self.expiry.store(0, Ordering::Relaxed);
         loop {
-            match self.ctrl.compare_exchange_weak(
+            match self.ctrl.compare_exchange(
                 ctrl,
                 next_generation(ctrl),
                 Ordering::Release,

@@ -58,16 +58,6 @@ pub(crate) mod counting {
             count();
             self.0.compare_exchange(current, new, success, failure)
         }
-        pub(crate) fn compare_exchange_weak(
-            &self,
-            current: u64,
-            new: u64,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<u64, u64> {
-            count();
-            self.0.compare_exchange_weak(current, new, success, failure)
-        }
         pub(crate) fn fetch_sub(&self, v: u64, o: Ordering) -> u64 {
             count();
             self.0.fetch_sub(v, o)

@@ -174,8 +174,8 @@ mod report {
             fmt_duration(Duration::from_nanos(boot.saturating_sub(mono)))
         );
         println!(
-            "SuspendAwareClock currently adds {} (the suspend time plus the longest gap it has seen \
-             between its MONOTONIC and BOOTTIME reads).",
+            "SuspendAwareClock currently adds {} (the suspend time plus the largest gap between its \
+             MONOTONIC and BOOTTIME reads that a re-read of the pair did not remove).",
             fmt_duration(suspend_aware.suspend_offset())
         );
         Ok(())

@@ -44,7 +44,9 @@
 //! and never advance by less than RAW did. The price is that the clock may run
 //! ahead of the true suspend-adjusted time by at most the longest gap ever seen
 //! between a MONOTONIC and the following BOOTTIME read (a preemption there),
-//! which again only makes leases expire early. If BOOTTIME reads below
+//! which again only makes leases expire early (`SuspendAwareClock` narrows
+//! this by re-reading the pair whenever an estimate would raise the maximum).
+//! If BOOTTIME reads below
 //! MONOTONIC (impossible in this order on a sane kernel) the estimate is
 //! taken as 0, so the previous maximum stands and nothing underflows.
 //!
