@@ -24,12 +24,20 @@
 //!   never starts while `PENDING` is set. So invalidation wins against every
 //!   concurrent extension (invariant 6), and an interrupt handler may extend
 //!   or invalidate while the code it interrupted holds the slot without
-//!   deadlocking. On 32-bit targets this also needs the two `AtomicU64`s
-//!   themselves to be interrupt-safe: portable-atomic's default 64-bit
-//!   fallback where compare-and-swap exists (thumbv7m, thumbv7em) is a
-//!   spinlock that a preempting handler can spin on forever, so single-core
-//!   firmware enables its `unsafe-assume-single-core` feature (README,
-//!   "Embedded").
+//!   deadlocking.
+//! * A pending invalidation never waits for the context that requested or
+//!   inherited it: an applier can be preempted for any time between
+//!   releasing the slot and applying (priority inversion), and until it is
+//!   applied every extension would fail. So any `extend` or `invalidate`
+//!   that finds `PENDING` set and the slot free finishes it. The slot's
+//!   compare-exchange admits one applier, so the generation still moves
+//!   exactly once per pending request.
+//!
+//! On 32-bit targets this also needs the two `AtomicU64`s themselves to be
+//! interrupt-safe: portable-atomic's default 64-bit fallback where
+//! compare-and-swap exists (thumbv7m, thumbv7em) is a spinlock that a
+//! preempting handler can spin on forever, so single-core firmware enables
+//! its `unsafe-assume-single-core` feature (README, "Embedded").
 //!
 //! Readers ([`Lease::is_valid`], [`Lease::expiry`]) load `ctrl`, treat `PENDING`
 //! as "no lease", then load `expiry`: two loads, no store, no lock, no retry
@@ -219,11 +227,18 @@ impl Lease {
         {
             // Same generation and no invalidation requested: only WRITING
             // can differ, so another writer holds the slot.
-            return if ctrl & !WRITING == idle {
-                Extension::Busy
-            } else {
-                Extension::StaleGeneration
-            };
+            if ctrl & !WRITING == idle {
+                return Extension::Busy;
+            }
+            if ctrl & FLAGS == PENDING {
+                // An invalidation was requested and nobody holds the slot:
+                // its applier stalled (preempted between releasing the slot
+                // and applying, or between requesting and applying). Finish
+                // it, so that stamps of the next generation can extend
+                // without waiting for that context to run again.
+                self.apply_pending();
+            }
+            return Extension::StaleGeneration;
         }
         // We hold the slot: nobody else writes `expiry` or the generation
         // until we release it, so the generation checked above still holds.
@@ -257,20 +272,28 @@ impl Lease {
     /// `generation()`, to `QuorumTracker::reset`.
     pub fn invalidate(&self) -> u64 {
         let before = self.ctrl.fetch_or(PENDING, Ordering::SeqCst);
-        if before & FLAGS == 0 {
-            // The slot was free and no invalidation was under way: apply it.
+        if before & WRITING == 0 {
+            // The slot was free: apply the invalidation, or finish one that
+            // is already pending but whose applier has not run yet (it may
+            // be stalled for any time). Whoever takes the slot first
+            // applies it; everybody else finds PENDING clear and stops.
             self.apply_pending();
         }
-        // Otherwise the slot holder, or the invalidation already under way,
-        // applies it; readers see PENDING until then. Either way exactly one
-        // generation bump follows `before`, and the generation cannot move
-        // while PENDING is set.
+        // Otherwise the slot holder applies it when it releases the slot;
+        // readers see PENDING until then. Either way exactly one generation
+        // bump follows `before` (the slot admits one applier, and the
+        // generation cannot move while PENDING is set).
         next_generation(before) >> GEN_SHIFT
     }
 
     /// Takes the write slot to apply a requested invalidation, if one is
     /// requested and the slot is free; returns `ctrl` as taken (with `WRITING`
     /// set).
+    ///
+    /// Several contexts may try to apply the same pending invalidation (the
+    /// invalidator, the extender that releases the slot, and any extender or
+    /// invalidator that finds it pending); the compare-exchange on `WRITING`
+    /// admits exactly one, so the generation moves once per request.
     fn take_slot_to_apply(&self) -> Option<u64> {
         let mut ctrl = self.ctrl.load(Ordering::Relaxed);
         loop {
@@ -590,6 +613,68 @@ mod tests {
         assert_eq!(l.generation(), 1);
         assert_eq!(l.expiry(), None);
         assert_eq!(l.expiry.load(Ordering::SeqCst), 0);
+    }
+
+    // Issue 9, item 7b: a context stalled after requesting an invalidation
+    // (or after releasing the slot with one pending) must not keep the lease
+    // unextendable until it runs again. Here the stall is made by hand: the
+    // first half of `invalidate` (PENDING set, slot free) without the second.
+    #[test]
+    fn a_stalled_invalidation_is_finished_by_the_next_extend() {
+        let l = Lease::new();
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+        let before = l.ctrl.fetch_or(PENDING, Ordering::SeqCst);
+        let promised = next_generation(before) >> GEN_SHIFT;
+        assert_eq!(l.expiry(), None, "readers see the request at once");
+        // A stamp taken now is of the old generation; the extend that finds
+        // the invalidation pending applies it and refuses the stamp.
+        let old = l.stamp(t(20));
+        assert_eq!(l.extend(old, D), Extension::StaleGeneration);
+        assert_eq!(l.generation(), promised);
+        assert_eq!(l.ctrl.load(Ordering::SeqCst) & FLAGS, 0);
+        // The very next stamp extends.
+        assert_eq!(l.extend(l.stamp(t(30)), D), Extension::Extended);
+        // The stalled context finally runs its half: the slot tells it the
+        // work is done, so no second bump erases the fresh extension.
+        l.apply_pending();
+        assert_eq!(l.generation(), promised);
+        assert_eq!(l.expiry(), Some(t(130)));
+    }
+
+    #[test]
+    fn a_stalled_invalidation_is_finished_by_the_next_invalidate() {
+        let l = Lease::new();
+        let before = l.ctrl.fetch_or(PENDING, Ordering::SeqCst);
+        let first = next_generation(before) >> GEN_SHIFT;
+        // A second invalidation merges with the pending one and applies it.
+        assert_eq!(l.invalidate(), first);
+        assert_eq!(l.generation(), first);
+        assert_eq!(l.ctrl.load(Ordering::SeqCst) & FLAGS, 0);
+        assert_eq!(l.extend(l.stamp(t(30)), D), Extension::Extended);
+        l.apply_pending();
+        assert_eq!(l.generation(), first, "two appliers bumped the generation");
+        assert_eq!(l.expiry(), Some(t(130)));
+    }
+
+    // The stalled applier is the extender that released the slot: the
+    // invalidation it inherited is finished by someone else.
+    #[test]
+    fn an_invalidation_left_by_a_stalled_extender_is_finished_by_others() {
+        let l = Lease::new();
+        let mut promised = 0;
+        let _ = l.extend_then(l.stamp(t(5)), D, || {
+            promised = l.invalidate();
+            // Release the slot the way extend does, but stall before applying.
+            l.ctrl.fetch_sub(WRITING, Ordering::Release);
+            assert_eq!(l.expiry(), None);
+            assert_eq!(l.extend(l.stamp(t(6)), D), Extension::StaleGeneration);
+            assert_eq!(l.generation(), promised);
+            assert_eq!(l.extend(l.stamp(t(7)), D), Extension::Extended);
+            // Retake the slot so extend_then's own release is balanced.
+            l.ctrl.fetch_or(WRITING, Ordering::Acquire);
+        });
+        assert_eq!(l.generation(), promised);
+        assert_eq!(l.expiry(), Some(t(107)));
     }
 
     #[test]

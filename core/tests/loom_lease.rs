@@ -144,3 +144,34 @@ fn concurrent_invalidations_merge_but_never_get_lost() {
         assert_eq!(lease.extend(before, D), Extension::StaleGeneration);
     });
 }
+
+/// Every context may finish a pending invalidation (issue 9, 7b), so several
+/// may try to apply the same one: two invalidators and a stale extender race,
+/// and the generation ends exactly at the largest generation an invalidation
+/// promised (two appliers bumping it for one request would overshoot), with
+/// nothing left pending (a fresh stamp extends at once).
+#[test]
+fn helpers_apply_each_pending_invalidation_once() {
+    model(|| {
+        let lease = Arc::new(Lease::new());
+        assert_eq!(lease.extend(lease.stamp(t(10)), D), Extension::Extended);
+        let invalidators: Vec<_> = (0..2)
+            .map(|_| {
+                let lease = lease.clone();
+                thread::spawn(move || lease.invalidate())
+            })
+            .collect();
+        let stale = lease.extend(Stamp::new(t(20), 0), D);
+        let promised: Vec<u64> = invalidators
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let max = promised.iter().copied().max().unwrap();
+        assert_ne!(stale, Extension::Overflow);
+        assert_eq!(lease.generation(), max, "promises {promised:?}");
+        assert_eq!(lease.expiry(), None);
+        let fresh = lease.stamp(t(30));
+        assert_eq!(fresh.generation(), max);
+        assert_eq!(lease.extend(fresh, D), Extension::Extended, "left pending");
+    });
+}
