@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use leasehold_core::{
-    Clock, ClockError, Counters, Extension, Instant, LeadershipLoss, Lease, LeaseDriver,
-    NodeState, OwnTermEntry, QuorumNeeded, RoundOutcome, Stamp, Tag,
-    TrackerError, VoteDecision,
+    Clock, ClockError, Counters, Extension, Instant, LeadershipLoss, Lease, LeaseDriver, NodeState,
+    OwnTermEntry, QuorumNeeded, RoundOutcome, Stamp, Tag, TrackerError, VoteDecision,
 };
 use raft::eraftpb::{ConfState, Message, MessageType};
 use raft::{RawNode, StateRole, Storage, CAMPAIGN_TRANSFER};

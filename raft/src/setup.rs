@@ -102,7 +102,8 @@ impl From<ConfigError> for SetupError {
 /// [`SetupError`]: the raft config is invalid, uses `LeaseBased` reads, or
 /// the lease timing is not positive / lacks check-quorum.
 pub fn lease_config(raft: &Config, timing: &Timing) -> Result<LeaseConfig, SetupError> {
-    raft.validate().map_err(|e| SetupError::Raft(e.to_string()))?;
+    raft.validate()
+        .map_err(|e| SetupError::Raft(e.to_string()))?;
     if raft.read_only_option == ReadOnlyOption::LeaseBased {
         return Err(SetupError::LeaseBasedReadIndex);
     }

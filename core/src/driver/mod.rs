@@ -183,6 +183,7 @@ pub struct LeaseDriver<L, const PEERS: usize = 16, const INFLIGHT: usize = 256> 
     safeguards: Safeguards,
     leader: bool,
     term: u64,
+    lease_term: u64,
     own_term_applied: bool,
     membership_ok: bool,
     suspension: Suspension,
@@ -228,6 +229,7 @@ where
             safeguards: Safeguards::ALL,
             leader: false,
             term: 0,
+            lease_term: 0,
             own_term_applied: false,
             membership_ok: false,
             suspension: Suspension::None,
@@ -275,6 +277,12 @@ where
     /// Whether the node was leader at the last observation.
     pub fn is_leader(&self) -> bool {
         self.leader
+    }
+
+    /// The term the lease was last extended in (0 before the first
+    /// extension): the term whose leadership a valid lease vouches for.
+    pub fn lease_term(&self) -> u64 {
+        self.lease_term
     }
 
     /// The lease duration extensions use.
@@ -600,6 +608,9 @@ where
             return None;
         }
         let e = self.lease.extend(stamp, self.lease_duration);
+        if e == Extension::Extended {
+            self.lease_term = self.term;
+        }
         self.counters.extension(e);
         Some(e)
     }
