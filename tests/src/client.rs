@@ -36,6 +36,14 @@ pub enum Reply {
 }
 
 impl Sim {
+    /// Starts the workload's next spell: read-only with the seed's share,
+    /// writing otherwise; spells last 20 ms to 2 s (log-uniform).
+    pub(crate) fn next_spell(&mut self) {
+        self.read_only = self.rng.chance(f64::from(self.read_only_pct) / 100.0);
+        let d = self.rng.log_range(20 * MS, 2000 * MS);
+        self.push_in(d, Ev::Spell);
+    }
+
     pub(crate) fn random_member(&mut self) -> usize {
         let m = self.members();
         if m.is_empty() {
@@ -48,7 +56,9 @@ impl Sim {
         if self.clients[c].busy.is_some() {
             return;
         }
-        let write = self.rng.chance(0.35) && self.quiet == 0;
+        let write = self.rng.chance(f64::from(self.write_pct) / 100.0)
+            && self.quiet == 0
+            && !self.read_only;
         let node = if self.rng.chance(0.7) {
             self.clients[c].hint
         } else {

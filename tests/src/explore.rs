@@ -30,6 +30,9 @@ pub fn config(seed: u64) -> SimConfig {
         mean_gap: Duration::from_millis(r.range(80, 600)),
         kinds,
         swarm: false,
+        burst: r.range(0, 60) as f64 / 100.0,
+        react: r.range(0, 40) as f64 / 100.0,
+        episodes: r.chance(0.5),
     };
     c.apply.lag_prob = r.range(0, 90) as f64 / 100.0;
     c.apply.max_lag = Duration::from_millis(r.log_range(1, 300));

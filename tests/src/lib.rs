@@ -8,7 +8,8 @@
 //!   [`storage`], asynchronous apply, snapshots, restarts);
 //! - [`client`]: the workload;
 //! - [`nemesis`]: the random, overlapping fault schedule;
-//! - [`check`] and [`overlap`]: the checkers; [`history`]: histories as JSON;
+//! - [`check`], [`overlap`] and [`premise`]: the checkers; [`history`]:
+//!   histories as JSON;
 //! - [`sim`]: the event queue tying them together; [`scenario`]: the table's
 //!   rows; [`explore`]: random configurations until a checker fires.
 
@@ -21,6 +22,7 @@ pub mod nemesis;
 pub mod network;
 pub mod node;
 pub mod overlap;
+pub mod premise;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

@@ -45,11 +45,19 @@ pub enum FaultKind {
     /// Clients only read for a while: logs stop moving, so a node cut off
     /// from the leader stays as up to date as the rest and can win votes.
     QuietWrites,
+    /// One link (one way or both) becomes slow: every message on it takes
+    /// tens of milliseconds to seconds longer, so messages arrive after
+    /// terms changed, after restarts, and out of order.
+    SlowLink,
+    /// A node in a crash loop: it crashes and restarts every few tens of
+    /// milliseconds for a while, as a process does that a supervisor keeps
+    /// restarting.
+    CrashLoop,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Partition,
         FaultKind::Isolate,
         FaultKind::OneWay,
@@ -64,6 +72,8 @@ impl FaultKind {
         FaultKind::DelayStorm,
         FaultKind::SlowApply,
         FaultKind::QuietWrites,
+        FaultKind::SlowLink,
+        FaultKind::CrashLoop,
     ];
 }
 
@@ -75,10 +85,37 @@ pub struct NemesisConfig {
     /// Kinds with relative weights.
     pub kinds: Vec<(FaultKind, u32)>,
     /// Swarm testing (Groce et al., ISSTA 2012): every seed keeps a random
-    /// half of the kinds, reweighted, at a random rate around `mean_gap`, so
-    /// that some seeds concentrate on a few kinds of fault and their
+    /// third of the kinds, reweighted, at a random rate around `mean_gap`,
+    /// so that some seeds concentrate on a few kinds of fault and their
     /// interactions instead of diluting every one of them.
     pub swarm: bool,
+    /// Probability that a fault starts a burst: two to five more faults
+    /// within a few lease periods, aimed at the same two nodes (usually the
+    /// leader and one other), so that faults compound instead of passing
+    /// each other by.
+    pub burst: f64,
+    /// Probability that a protocol event (a node becomes candidate, leader
+    /// or follower, changes term, receives a vote request, or a leader sends
+    /// `MsgTimeoutNow`) draws a fault right after it, aimed at the nodes the
+    /// event involves: faults at the moments protocols are fragile, without
+    /// saying which fault or which hole. At most one reaction per 200 ms.
+    pub react: f64,
+    /// Episodes instead of a steady stream: the run alternates calm gaps
+    /// with episodes of a few hundred milliseconds to two seconds, each of
+    /// which picks one to three kinds of fault, a pair of nodes to aim at
+    /// and an intensity, and injects only those, densely. Compound faults
+    /// on the same nodes then happen within one run instead of once in
+    /// thousands.
+    pub episodes: bool,
+}
+
+/// The fault episode under way.
+#[derive(Debug, Clone)]
+pub(crate) struct Episode {
+    kinds: Vec<(FaultKind, u32)>,
+    focus: (usize, usize),
+    until: u64,
+    gap: u64,
 }
 
 impl NemesisConfig {
@@ -89,7 +126,7 @@ impl NemesisConfig {
         }
         let mut kinds: Vec<(FaultKind, u32)> = Vec::new();
         for &(k, w) in &self.kinds {
-            if rng.chance(0.5) {
+            if rng.chance(0.35) {
                 kinds.push((k, w * rng.range(1, 5) as u32));
             }
         }
@@ -101,6 +138,9 @@ impl NemesisConfig {
             mean_gap: Duration::from_nanos(rng.range(mean / 2, mean * 2)),
             kinds,
             swarm: false,
+            burst: self.burst * rng.range(0, 3) as f64,
+            react: [0.0, 0.2, 0.5][rng.pick(3)],
+            episodes: self.episodes,
         }
     }
 
@@ -110,6 +150,9 @@ impl NemesisConfig {
         NemesisConfig {
             mean_gap,
             swarm: false,
+            burst: 0.25,
+            react: 0.05,
+            episodes: false,
             kinds: vec![
                 (Partition, 3),
                 (Isolate, 4),
@@ -125,6 +168,8 @@ impl NemesisConfig {
                 (DelayStorm, 2),
                 (SlowApply, 2),
                 (QuietWrites, 3),
+                (SlowLink, 3),
+                (CrashLoop, 1),
             ],
         }
     }
@@ -149,8 +194,12 @@ pub enum Fault {
     EndSlowApply(usize),
     /// Clients write again (one quiet period ends).
     EndQuiet,
+    /// A slow link is fast again.
+    EndSlow(Vec<(usize, usize)>, u64),
     /// Propose leaving a joint configuration (tries left).
     LeaveJoint(u32),
+    /// One more crash of a crash loop (node, crashes left, period ns).
+    Loop(usize, u32, u64),
 }
 
 impl Sim {
@@ -163,20 +212,77 @@ impl Sim {
         self.push_in(gap, Ev::Nemesis);
     }
 
-    fn draw_kind(&mut self) -> FaultKind {
-        let total: u32 = self.nemesis.kinds.iter().map(|k| k.1).sum();
+    fn draw_from(&mut self, kinds: &[(FaultKind, u32)]) -> FaultKind {
+        let total: u32 = kinds.iter().map(|k| k.1).sum();
         let mut x = self.rng.range(0, u64::from(total)) as u32;
-        for &(k, w) in &self.nemesis.kinds {
+        for &(k, w) in kinds {
             if x < w {
                 return k;
             }
             x -= w;
         }
-        self.nemesis.kinds[0].0
+        kinds[0].0
+    }
+
+    fn draw_kind(&mut self) -> FaultKind {
+        let kinds = match &self.episode {
+            Some(e) => e.kinds.clone(),
+            None => self.nemesis.kinds.clone(),
+        };
+        self.draw_from(&kinds)
+    }
+
+    fn start_episode(&mut self) {
+        let mut kinds: Vec<(FaultKind, u32)> = Vec::new();
+        let all = self.nemesis.kinds.clone();
+        for _ in 0..self.rng.range(1, 4) {
+            let k = self.draw_from(&all);
+            if !kinds.iter().any(|x| x.0 == k) {
+                kinds.push((k, 1));
+            }
+        }
+        let (Some(a), Some(b)) = (self.target(0.7), self.target(0.0)) else {
+            self.push_in(100 * MS, Ev::Nemesis);
+            return;
+        };
+        let until = self.now() + self.rng.log_range(200 * MS, 2000 * MS);
+        let gap = self.rng.log_range(15 * MS, 200 * MS);
+        self.trace(format_args!("episode {kinds:?} on {} and {}", a + 1, b + 1));
+        self.episode = Some(Episode {
+            kinds,
+            focus: (a, b),
+            until,
+            gap,
+        });
+        self.episode_step();
+    }
+
+    pub(crate) fn episode_step(&mut self) {
+        let Some(e) = self.episode.clone() else {
+            return;
+        };
+        if self.now() >= e.until {
+            self.episode = None;
+            let calm = self.rng.log_range(10 * MS, 500 * MS);
+            self.push_in(calm, Ev::Nemesis);
+            return;
+        }
+        self.faults += 1;
+        self.focus = Some(e.focus);
+        self.inject();
+        self.focus = None;
+        let dt = self.rng.range(e.gap / 5, e.gap * 9 / 5).max(1);
+        self.push_in(dt, Ev::EpisodeStep);
     }
 
     /// A target: the leader with probability `p_leader`, else any live member.
     fn target(&mut self, p_leader: f64) -> Option<usize> {
+        if let Some((a, b)) = self.focus {
+            let pick = if self.rng.chance(0.5) { a } else { b };
+            if self.nodes[pick].raw.is_some() || self.rng.chance(0.5) {
+                return Some(pick);
+            }
+        }
         if self.rng.chance(p_leader) {
             if let Some(l) = self.leader() {
                 return Some(l);
@@ -202,7 +308,55 @@ impl Sim {
     }
 
     pub(crate) fn nemesis_step(&mut self) {
+        if self.nemesis.episodes {
+            self.start_episode();
+            return;
+        }
         self.schedule_nemesis(0);
+        if self.rng.chance(self.nemesis.burst) {
+            if let (Some(a), Some(b)) = (self.target(0.7), self.target(0.0)) {
+                let n = self.rng.range(2, 6) as u32;
+                let mut t = 0;
+                for _ in 0..n {
+                    t += self.rng.log_range(2 * MS, 100 * MS);
+                    self.push_in(t, Ev::NemesisBurst { focus: (a, b) });
+                }
+            }
+        }
+        self.inject();
+    }
+
+    /// A protocol event at node `a` (involving `b`, if any) may draw a
+    /// fault aimed at both, a moment later.
+    pub(crate) fn react(&mut self, a: usize, b: Option<usize>) {
+        if self.nemesis.kinds.is_empty() || self.now() < self.react_after {
+            return;
+        }
+        if !self.rng.chance(self.nemesis.react) {
+            return;
+        }
+        // A cooldown, so that reactions to reactions cannot keep the
+        // cluster from ever electing a leader.
+        self.react_after = self.now() + 200 * MS;
+        let b = match b {
+            Some(b) => b,
+            None => match self.target(0.5) {
+                Some(b) => b,
+                None => return,
+            },
+        };
+        let dt = self.rng.log_range(MS / 2, 60 * MS);
+        self.push_in(dt, Ev::NemesisBurst { focus: (a, b) });
+    }
+
+    /// One fault of a burst aimed at `focus`.
+    pub(crate) fn burst_step(&mut self, focus: (usize, usize)) {
+        self.focus = Some(focus);
+        self.inject();
+        self.focus = None;
+    }
+
+    fn inject(&mut self) {
         let kind = self.draw_kind();
         self.faults += 1;
         self.trace(format_args!(
@@ -231,7 +385,7 @@ impl Sim {
                 self.cut_for(cuts, 50 * MS, 1000 * MS);
             }
             FaultKind::Isolate => {
-                let Some(n) = self.target(0.7) else { return };
+                let Some(n) = self.target(0.5) else { return };
                 let mode = self.rng.range(0, 3);
                 let mut cuts = Vec::new();
                 for &j in &all {
@@ -256,7 +410,7 @@ impl Sim {
                     } else {
                         vec![(b, a)]
                     };
-                    self.cut_for(cuts, 50 * MS, 1000 * MS);
+                    self.cut_for(cuts, 50 * MS, 3000 * MS);
                 }
             }
             FaultKind::Pause | FaultKind::Suspend => {
@@ -320,6 +474,31 @@ impl Sim {
                 self.net.add_storm(p);
                 let d = self.rng.log_range(100 * MS, 500 * MS);
                 self.push_in(d, Ev::Fault(Fault::EndStorm(p)));
+            }
+            FaultKind::SlowLink => {
+                let (Some(a), Some(b)) = (self.target(0.5), self.target(0.0)) else {
+                    return;
+                };
+                if a == b {
+                    return;
+                }
+                let links = match self.rng.range(0, 3) {
+                    0 => vec![(a, b)],
+                    1 => vec![(b, a)],
+                    _ => vec![(a, b), (b, a)],
+                };
+                let extra = self.rng.log_range(20 * MS, 1500 * MS);
+                for &(x, y) in &links {
+                    self.net.add_slow(x, y, extra);
+                }
+                let d = self.rng.log_range(100 * MS, 2000 * MS);
+                self.push_in(d, Ev::Fault(Fault::EndSlow(links, extra)));
+            }
+            FaultKind::CrashLoop => {
+                let Some(n) = self.target(0.3) else { return };
+                let period = self.rng.log_range(10 * MS, 200 * MS);
+                let times = self.rng.range(3, 30) as u32;
+                self.fault(Fault::Loop(n, times, period));
             }
             FaultKind::QuietWrites => {
                 self.quiet += 1;
@@ -466,6 +645,26 @@ impl Sim {
             Fault::EndStorm(p) => self.net.remove_storm(p),
             Fault::EndSlowApply(i) => self.nodes[i].slow_apply = 0,
             Fault::EndQuiet => self.quiet = self.quiet.saturating_sub(1),
+            Fault::EndSlow(links, extra) => {
+                for (x, y) in links {
+                    self.net.remove_slow(x, y, extra);
+                }
+            }
+            Fault::Loop(n, left, period) => {
+                let node = &self.nodes[n];
+                if node.removed || !node.started {
+                    return;
+                }
+                if node.raw.is_some() {
+                    self.crash(n);
+                }
+                let up = self.rng.range(MS, period.max(2 * MS));
+                self.push_in(up, Ev::Fault(Fault::Restart(n)));
+                if left > 0 {
+                    let next = self.rng.range(period / 2, period * 3 / 2).max(up + MS);
+                    self.push_in(next, Ev::Fault(Fault::Loop(n, left - 1, period)));
+                }
+            }
             Fault::LeaveJoint(tries) => {
                 let done = match self.leader() {
                     Some(l) => {

@@ -30,6 +30,8 @@ pub struct Network {
     burst_loss: Vec<f64>,
     /// Extra hold probability from an active delay storm.
     storms: Vec<f64>,
+    /// `slow[from][to]`: extra delays of active slow-link faults, ns.
+    slow: Vec<Vec<Vec<u64>>>,
 }
 
 impl Network {
@@ -40,6 +42,21 @@ impl Network {
             cuts: vec![vec![0; n]; n],
             burst_loss: Vec::new(),
             storms: Vec::new(),
+            slow: vec![vec![Vec::new(); n]; n],
+        }
+    }
+
+    /// Starts a slow link: every message `from -> to` takes `extra` longer
+    /// (with jitter of the same order, so they also reorder).
+    pub fn add_slow(&mut self, from: usize, to: usize, extra: u64) {
+        self.slow[from][to].push(extra);
+    }
+
+    /// Ends a slow link.
+    pub fn remove_slow(&mut self, from: usize, to: usize, extra: u64) {
+        let v = &mut self.slow[from][to];
+        if let Some(i) = v.iter().position(|&e| e == extra) {
+            v.swap_remove(i);
         }
     }
 
@@ -99,13 +116,17 @@ impl Network {
         }
         let copies = if rng.chance(self.cfg.dup) { 2 } else { 1 };
         let hold = self.storms.iter().copied().fold(self.cfg.hold, f64::max);
+        let slow = self.slow[from][to].iter().copied().max().unwrap_or(0);
         (0..copies)
             .map(|_| {
-                let delay = if rng.chance(hold) {
+                let mut delay = if rng.chance(hold) {
                     rng.log_range(self.cfg.hold_for.0, self.cfg.hold_for.1)
                 } else {
                     rng.range(self.cfg.latency.0, self.cfg.latency.1)
                 };
+                if slow > 0 {
+                    delay += rng.range(slow / 2, slow * 3 / 2);
+                }
                 now + delay
             })
             .collect()

@@ -213,7 +213,7 @@ impl Sim {
         Config {
             id,
             election_tick: self.cfg.election_ticks,
-            heartbeat_tick: self.cfg.heartbeat_ticks,
+            heartbeat_tick: self.heartbeat_ticks,
             min_election_tick: self.min_election_ticks,
             max_election_tick: 2 * self.min_election_ticks,
             check_quorum: self.cfg.check_quorum,
@@ -245,8 +245,7 @@ impl Sim {
             LeaseTiming::Scaled { num, den } => tick = tick * num / den,
             LeaseTiming::FromMinElectionTick => {
                 lease_raft.election_tick = self.min_election_ticks;
-                lease_raft.heartbeat_tick =
-                    self.cfg.heartbeat_ticks.min(lease_raft.election_tick - 1);
+                lease_raft.heartbeat_tick = self.heartbeat_ticks.min(lease_raft.election_tick - 1);
             }
         }
         let timing = Timing {
@@ -356,6 +355,18 @@ impl Sim {
                 tag,
             }),
             Down::Up => {
+                let vote = matches!(
+                    msg.get_msg_type(),
+                    MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+                );
+                if vote {
+                    // A vote is where a lease's premise is decided.
+                    if msg.get_msg_type() == MessageType::MsgRequestVote {
+                        let now = self.now.get();
+                        self.premises.request(to, from, msg.term, now);
+                    }
+                    self.react(to, Some(from));
+                }
                 let node = &mut self.nodes[to];
                 let Some(raw) = node.raw.as_mut() else { return };
                 let _ = match node.lease.as_mut() {
@@ -406,6 +417,13 @@ impl Sim {
                     node.waiting_reads.clear();
                 }
                 node.last_role = role;
+                if role.0 == StateRole::Candidate {
+                    // A campaign is a vote for itself.
+                    let now = self.now.get();
+                    self.premises.vote(i, i, role.1, now);
+                }
+                self.react(i, None);
+                continue;
             }
             if let Some(lease) = node.lease.as_mut() {
                 lease.observe(raw);
@@ -618,6 +636,7 @@ impl Sim {
             .map(|m| node.lease.as_mut().and_then(|l| l.tag(m, now)))
             .collect();
         let mut failed_snapshots = Vec::new();
+        let mut timeout_now = Vec::new();
         for (msg, tag) in msgs.into_iter().zip(tags) {
             let to = (msg.to - 1) as usize;
             if to >= self.nodes.len() {
@@ -627,12 +646,21 @@ impl Sim {
             if times.is_empty() && msg.get_msg_type() == MessageType::MsgSnapshot {
                 failed_snapshots.push(msg.to);
             }
+            if msg.get_msg_type() == MessageType::MsgTimeoutNow {
+                timeout_now.push(to);
+            }
+            if msg.get_msg_type() == MessageType::MsgRequestVoteResponse && !msg.reject {
+                self.premises.vote(i, to, msg.term, now_t);
+            }
             for t in times {
                 self.seq_push_deliver(t, to, i, inc, msg.clone(), tag);
             }
         }
         for to in failed_snapshots {
             self.report_snapshot(i, inc, to, false);
+        }
+        for to in timeout_now {
+            self.react(i, Some(to));
         }
     }
 

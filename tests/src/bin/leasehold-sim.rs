@@ -65,18 +65,20 @@ fn write_history(dir: &PathBuf, name: &str, seed: u64, r: &leasehold_sim::sim::R
     }
 }
 
-fn verdict(s: &Scenario, sum: &Summary) -> &'static str {
+fn verdict(s: &Scenario, sum: &Summary) -> String {
     match (s.expect, sum.as_expected(s.expect)) {
-        (Expect::Clean, true) => "ok: clean",
-        (Expect::Clean, false) => "FAIL: not clean",
-        (Expect::Caught, true) => "ok: caught",
-        (Expect::Caught, false) => "FAIL: not caught",
+        (Expect::Clean, true) => "ok: clean".into(),
+        (Expect::Clean, false) => "FAIL: not clean".into(),
+        (Expect::Caught, true) => "ok: caught".into(),
+        (Expect::Caught, false) => "FAIL: not caught".into(),
+        (Expect::Scripted(t), _) if sum.caught() => format!("ok: caught (also scripted: {t})"),
+        (Expect::Scripted(t), _) => format!("rare: scripted test {t}"),
     }
 }
 
 fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
     format!(
-        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>6.2}% | {:>11} | {:>5.0}s | {} |",
+        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>12} | {:>6.2}% | {:>11} | {:>5.0}s | {} |",
         s.name,
         s.cfg.nodes,
         sum.seeds,
@@ -87,6 +89,7 @@ fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
         sum.quorum_reads,
         format!("{} ({})", sum.stale, sum.stale_seeds),
         format!("{:.1} ({})", sum.overlap_ns as f64 / 1e6, sum.overlap_seeds),
+        format!("{} ({})", sum.broken_promises, sum.broken_seeds),
         100.0 * sum.availability(),
         format!("{}/{}/{}", sum.lin_ok, sum.lin_violation, sum.lin_unknown),
         secs,
@@ -223,12 +226,12 @@ fn main() -> ExitCode {
     );
     println!();
     println!(
-        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>7} | {:>11} | {:>6} | verdict |",
-        "scenario", "n", "seeds", "faults", "conf", "snaps", "lease rd", "index rd", "stale (sd)", "overlap ms (sd)", "local", "lin ok/x/?", "time"
+        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>12} | {:>7} | {:>11} | {:>6} | verdict |",
+        "scenario", "n", "seeds", "faults", "conf", "snaps", "lease rd", "index rd", "stale (sd)", "overlap ms (sd)", "broken (sd)", "local", "lin ok/x/?", "time"
     );
     println!(
-        "|{:-<33}|{:-<4}|{:-<7}|{:-<8}|{:-<6}|{:-<7}|{:-<10}|{:-<10}|{:-<13}|{:-<17}|{:-<9}|{:-<13}|{:-<8}|{:-<9}|",
-        "", "", "", "", "", "", "", "", "", "", "", "", "", ""
+        "|{:-<33}|{:-<4}|{:-<7}|{:-<8}|{:-<6}|{:-<7}|{:-<10}|{:-<10}|{:-<13}|{:-<17}|{:-<14}|{:-<9}|{:-<13}|{:-<8}|{:-<9}|",
+        "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
     );
     let start = Instant::now();
     let mut all_ok = true;
@@ -274,8 +277,10 @@ fn main() -> ExitCode {
     println!(
         "faults = faults injected; conf = membership changes committed; snaps = snapshots installed by lagging nodes; \
          stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while another led a \
-         higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the lease); local = share of reads \
-         served under the lease; lin = histories linearizable / not / over the search budget"
+         higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the lease); broken = lease premises \
+         broken: a vote granted or campaign started inside a lease the voter's ack extended, or an extension without a \
+         majority of the configuration's voters (seeds); local = share of reads served under the lease; lin = \
+         histories linearizable / not / over the search budget"
     );
     println!(
         "total {:.1}s: {}",

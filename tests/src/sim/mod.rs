@@ -88,8 +88,8 @@ pub struct SimConfig {
     pub tick: Duration,
     /// raft-rs `election_tick`.
     pub election_ticks: usize,
-    /// raft-rs `heartbeat_tick`.
-    pub heartbeat_ticks: usize,
+    /// raft-rs `heartbeat_tick`, drawn per seed.
+    pub heartbeat_ticks: Pick<usize>,
     /// raft-rs `min_election_tick` (0: `election_tick`); `max` is twice it.
     pub min_election_ticks: Pick<usize>,
     /// raft-rs `check_quorum`.
@@ -124,6 +124,15 @@ pub struct SimConfig {
     pub duration: Duration,
     /// Number of closed-loop clients.
     pub clients: usize,
+    /// Share of client operations that are writes, drawn per seed.
+    /// Lease reads exist for read-heavy workloads, and they are also the
+    /// hostile ones: with few writes a node cut off from the leader keeps an
+    /// up-to-date log, so elections can succeed while a lease may be live.
+    pub write_ratio: Pick<u32>,
+    /// Share of the time (percent, drawn per seed) the workload writes
+    /// nothing at all: it alternates read-only spells with writing spells
+    /// of random lengths, as bursty real workloads do.
+    pub read_only_share: Pick<u32>,
 }
 
 /// What one run produced.
@@ -146,6 +155,11 @@ pub struct RunResult {
     pub faults: u64,
     /// Snapshots installed by followers (catching up after compaction).
     pub snapshots_installed: u64,
+    /// Votes granted (or campaigns started) inside a lease the voter's ack
+    /// extended: broken lease premises.
+    pub broken_promises: u64,
+    /// Vote requests that reached a voter bound by a promise.
+    pub promise_tests: u64,
     /// The raft configuration drawn for this seed: pre-vote, min election ticks.
     pub raft_variant: (bool, usize),
 }
@@ -184,6 +198,11 @@ pub(crate) enum Ev {
     },
     Fault(Fault),
     Nemesis,
+    NemesisBurst {
+        focus: (usize, usize),
+    },
+    EpisodeStep,
+    Spell,
 }
 
 struct Queued {
@@ -231,11 +250,27 @@ pub struct Sim {
     pub(crate) faults: u64,
     /// Quiet periods under way (clients only read while any is).
     pub(crate) quiet: u32,
+    /// Write share of this seed, percent.
+    pub(crate) write_pct: u32,
+    /// Read-only share of this seed's time, percent.
+    pub(crate) read_only_pct: u32,
+    /// Whether the workload is in a read-only spell.
+    pub(crate) read_only: bool,
+    /// No reactive fault before this time.
+    pub(crate) react_after: u64,
+    /// The two nodes a burst of faults is aimed at, while it injects one.
+    pub(crate) focus: Option<(usize, usize)>,
+    /// The fault episode under way (episode mode).
+    pub(crate) episode: Option<crate::nemesis::Episode>,
     pub(crate) pre_vote: bool,
     pub(crate) min_election_ticks: usize,
+    pub(crate) heartbeat_ticks: usize,
     hash: u64,
     events: u64,
     overlap: Overlap,
+    pub(crate) premises: crate::premise::Premises,
+    /// Each node's lease expiry and generation after the last event.
+    last_lease: Vec<(Option<u64>, u64)>,
     pub(crate) trace: bool,
 }
 
@@ -253,10 +288,16 @@ impl Sim {
         let now = Rc::new(Cell::new(0));
         let pre_vote = cfg.pre_vote.draw(&mut rng);
         let nemesis = cfg.nemesis.for_seed(&mut rng);
+        let write_pct = cfg.write_ratio.draw(&mut rng);
+        let read_only_pct = cfg.read_only_share.draw(&mut rng);
         let min_election_ticks = match cfg.min_election_ticks.draw(&mut rng) {
             0 => cfg.election_ticks,
             n => n.max(cfg.election_ticks),
         };
+        let heartbeat_ticks = cfg
+            .heartbeat_ticks
+            .draw(&mut rng)
+            .min(cfg.election_ticks - 1);
         let total = cfg.nodes + cfg.spares;
         let voters: Vec<u64> = (1..=cfg.nodes as u64).collect();
         let nodes = (0..total)
@@ -282,11 +323,20 @@ impl Sim {
             snapshots_installed: 0,
             faults: 0,
             quiet: 0,
+            write_pct,
+            read_only_pct,
+            read_only: false,
+            react_after: 0,
+            focus: None,
+            episode: None,
             pre_vote,
             min_election_ticks,
+            heartbeat_ticks,
             hash: 0xcbf2_9ce4_8422_2325,
             events: 0,
             overlap: Overlap::new(total),
+            premises: crate::premise::Premises::default(),
+            last_lease: vec![(None, 0); total],
             trace: std::env::var_os("SIM_TRACE").is_some(),
         };
         for i in 0..sim.cfg.nodes {
@@ -297,6 +347,7 @@ impl Sim {
             sim.push(t, Ev::ClientNext(c));
         }
         sim.schedule_nemesis(300 * MS);
+        sim.push(0, Ev::Spell);
         sim
     }
 
@@ -349,14 +400,69 @@ impl Sim {
             conf_changes: self.conf_committed.len() as u64,
             faults: self.faults,
             snapshots_installed: self.snapshots_installed,
+            broken_promises: self.premises.violations(),
+            promise_tests: self.premises.opportunities(),
             raft_variant: (self.pre_vote, self.min_election_ticks),
         }
     }
 
     fn refresh_overlap(&mut self) {
+        let now = self.now();
         for i in 0..self.nodes.len() {
             let view = self.nodes[i].lease_view(self.cfg.read_mode);
             self.overlap.set(i, view);
+            let node = &self.nodes[i];
+            let Some(lease) = node.lease.as_ref() else {
+                if self.last_lease[i].0.is_some() {
+                    self.premises.ended(i, now);
+                    self.last_lease[i] = (None, 0);
+                }
+                continue;
+            };
+            let cur = (
+                lease.lease().expiry().map(|e| e.as_nanos()),
+                lease.lease().generation(),
+            );
+            let prev = self.last_lease[i];
+            if cur == prev {
+                continue;
+            }
+            if cur.1 != prev.1 || cur.0.is_none() {
+                self.premises.ended(i, now);
+            }
+            if let Some(exp) = cur.0 {
+                if cur.0 > prev.0 || cur.1 != prev.1 {
+                    // Extended: from the tracker's quorum, if its stamp plus
+                    // the lease is the new expiry (a ReadIndex round extends
+                    // from a quorum the tracker did not see).
+                    let d = lease.driver();
+                    let t = d.tracker();
+                    if let Some(q) = t.quorum_stamp() {
+                        let from_tracker = q
+                            .instant()
+                            .checked_add(d.lease_duration())
+                            .is_some_and(|e| e.as_nanos() == exp);
+                        if from_tracker {
+                            let voters: Vec<usize> = (0..self.nodes.len())
+                                .filter(|&j| {
+                                    t.ack(self.nodes[j].id)
+                                        .is_some_and(|a| a.instant() >= q.instant())
+                                })
+                                .collect();
+                            let until = node.clock.true_time_of(exp).unwrap_or(u64::MAX);
+                            self.premises.extended(i, d.lease_term(), &voters, until);
+                            if let Some(raw) = node.raw.as_ref() {
+                                let cs = raw.raft.prs().conf().to_conf_state();
+                                let ids: Vec<u64> =
+                                    voters.iter().map(|&j| self.nodes[j].id).collect();
+                                self.premises
+                                    .check_quorum(&ids, &[&cs.voters, &cs.voters_outgoing]);
+                            }
+                        }
+                    }
+                }
+            }
+            self.last_lease[i] = cur;
         }
     }
 
@@ -418,6 +524,18 @@ impl Sim {
                 fnv(&mut self.hash, 10);
                 self.nemesis_step();
             }
+            Ev::NemesisBurst { focus } => {
+                fnv(&mut self.hash, 11);
+                self.burst_step(focus);
+            }
+            Ev::EpisodeStep => {
+                fnv(&mut self.hash, 12);
+                self.episode_step();
+            }
+            Ev::Spell => {
+                fnv(&mut self.hash, 13);
+                self.next_spell();
+            }
         }
     }
 
@@ -458,3 +576,6 @@ impl Sim {
             .map(|(i, _)| i)
     }
 }
+
+#[cfg(test)]
+mod scripted;

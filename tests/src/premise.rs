@@ -1,0 +1,129 @@
+//! The premise checker: a lease rests on the promise of every voter whose
+//! ack extended it not to vote for anybody else (itself included) until the
+//! lease ends. This checker records, for every extension made from the
+//! quorum tracker, which voters' acks made it and until when (true time),
+//! and flags every vote granted, or campaign started, inside such a window.
+//! It sees a broken promise even when the election it helps does not
+//! complete, which the overlap and stale-read checkers need to happen.
+
+/// One voter's promise to one leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    voter: usize,
+    leader: usize,
+    term: u64,
+    until: u64,
+}
+
+/// The promises in force.
+#[derive(Debug, Clone, Default)]
+pub struct Premises {
+    windows: Vec<Window>,
+    violations: u64,
+    opportunities: u64,
+}
+
+impl Premises {
+    /// `leader` extended its lease of `term` to true time `until` from the
+    /// acks of `voters` (the leader among them if its own ack counted).
+    pub fn extended(&mut self, leader: usize, term: u64, voters: &[usize], until: u64) {
+        for &v in voters {
+            match self
+                .windows
+                .iter_mut()
+                .find(|w| w.voter == v && w.leader == leader && w.term == term)
+            {
+                Some(w) => w.until = w.until.max(until),
+                None => self.windows.push(Window {
+                    voter: v,
+                    leader,
+                    term,
+                    until,
+                }),
+            }
+        }
+    }
+
+    /// `leader`'s lease ended at `now` (invalidated, or the node is gone):
+    /// nobody needs to keep a promise to it any more.
+    pub fn ended(&mut self, leader: usize, now: u64) {
+        for w in self.windows.iter_mut().filter(|w| w.leader == leader) {
+            w.until = w.until.min(now);
+        }
+    }
+
+    /// `voter` voted for `candidate` in `term` (a campaign is a vote for
+    /// itself) at `now`. Returns whether that broke a promise.
+    pub fn vote(&mut self, voter: usize, candidate: usize, term: u64, now: u64) -> bool {
+        self.windows.retain(|w| w.until > now);
+        let broken = self
+            .windows
+            .iter()
+            .any(|w| w.voter == voter && w.leader != candidate && w.term < term);
+        if broken {
+            self.violations += 1;
+        }
+        broken
+    }
+
+    /// `leader` extended its lease from the acks of `voters`, while its
+    /// Raft configuration's voter sets are `config` (both sets in joint
+    /// consensus): a violation unless `voters` holds a majority of each
+    /// (invariant 8; learners and removed nodes promise nothing).
+    pub fn check_quorum(&mut self, voters: &[u64], config: &[&[u64]]) -> bool {
+        let ok = config.iter().all(|set| {
+            let have = set.iter().filter(|id| voters.contains(id)).count();
+            set.is_empty() || have > set.len() / 2
+        });
+        if !ok {
+            self.violations += 1;
+        }
+        ok
+    }
+
+    /// A vote request from `candidate` for `term` reached `voter` at `now`:
+    /// counts it if a promise is in force (a chance to break one).
+    pub fn request(&mut self, voter: usize, candidate: usize, term: u64, now: u64) {
+        if self
+            .windows
+            .iter()
+            .any(|w| w.voter == voter && w.leader != candidate && w.term < term && w.until > now)
+        {
+            self.opportunities += 1;
+        }
+    }
+
+    /// Vote requests that reached a voter bound by a promise.
+    pub fn opportunities(&self) -> u64 {
+        self.opportunities
+    }
+
+    /// Broken promises so far.
+    pub fn violations(&self) -> u64 {
+        self.violations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vote_inside_a_window_breaks_the_promise() {
+        let mut p = Premises::default();
+        p.extended(0, 3, &[0, 1], 100);
+        assert!(!p.vote(1, 0, 4, 50), "a vote for the same leader");
+        assert!(!p.vote(1, 2, 3, 50), "same term: not a newer leader");
+        assert!(!p.vote(2, 2, 4, 50), "2 promised nothing");
+        assert!(p.vote(1, 2, 4, 50));
+        assert!(!p.vote(1, 2, 4, 100), "the window is over");
+        p.extended(0, 3, &[1], 200);
+        p.ended(0, 120);
+        assert!(!p.vote(1, 2, 5, 130), "the lease was invalidated");
+        assert_eq!(p.violations(), 1);
+        assert!(p.check_quorum(&[1, 2], &[&[1, 2, 3]]));
+        assert!(!p.check_quorum(&[1, 4, 5], &[&[1, 2, 3]]), "learners 4, 5");
+        assert!(!p.check_quorum(&[1, 2], &[&[1, 2, 3], &[3, 4, 5]]), "joint");
+        assert_eq!(p.violations(), 3);
+    }
+}
