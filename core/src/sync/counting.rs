@@ -74,4 +74,10 @@ impl<const TORN: u64> Counting<TORN> {
         count();
         self.0.fetch_and(v, o)
     }
+
+    /// The split word itself (`--cfg leasehold_split` or 32-bit targets).
+    #[cfg(any(leasehold_split, not(target_has_atomic = "64")))]
+    pub(crate) fn split(&self) -> &Inner<TORN> {
+        &self.0
+    }
 }

@@ -201,6 +201,19 @@ impl<const TORN: u64> SplitU64<TORN> {
     }
 }
 
+#[cfg(all(test, not(loom), any(leasehold_split, not(target_has_atomic = "64"))))]
+impl<const TORN: u64> SplitU64<TORN> {
+    /// Leaves the word as a writer preempted halfway (on another core)
+    /// would: `seq` odd until [`end_write`](Self::end_write).
+    pub(crate) fn begin_write(&self) {
+        self.seq.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end_write(&self) {
+        self.seq.fetch_add(1, Ordering::Release);
+    }
+}
+
 fn join(lo: u32, hi: u32) -> u64 {
     u64::from(hi) << 32 | u64::from(lo)
 }
