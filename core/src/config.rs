@@ -8,21 +8,35 @@ use crate::ClockInfo;
 /// The inputs a safe lease duration is derived from.
 ///
 /// A leader's lease rests on one promise: a follower that acknowledged the
-/// leader will not vote for anybody else until its own election timeout has
-/// passed. With tick length `tick`, a minimum election timeout of
-/// `election_ticks` ticks, clocks whose rate may be off by at most
-/// `rho = max_drift_ppm / 10^6`, a safety `margin` and a clock `resolution`,
-/// the lease is
+/// leader will not vote for anybody else until `election_ticks` of its own
+/// ticks have passed (raft-rs refuses such votes while `election_elapsed <
+/// election_tick`, and leasehold's vote guard counts the same ticks). With
+/// tick length `tick`, clocks whose rates may be off by at most `rho_lease`
+/// (the leader's lease clock) and `rho_tick` (the followers' tick timers), a
+/// safety `margin` and a clock `resolution`, the lease is
 ///
 /// ```text
-/// ((election_ticks - 1) * tick) * (1 - rho) / (1 + rho) - margin - resolution
+/// ((election_ticks - 1) * tick) * (1 - rho_lease) / (1 + rho_tick) - margin - resolution
 /// ```
 ///
 /// * `election_ticks - 1`: a follower's first tick may land right after the
 ///   acknowledged message, so only `election_ticks - 1` whole ticks are sure.
-/// * `(1 - rho) / (1 + rho)`: the follower's clock may run fast by `rho` while
-///   the leader's runs slow by `rho`.
+/// * `(1 - rho_lease) / (1 + rho_tick)`: the follower's tick timer may run
+///   fast by `rho_tick` while the leader's lease clock runs slow by
+///   `rho_lease` (invariant 18). The tick timer is usually whatever paces
+///   the Raft loop (a sleep or an interval on `CLOCK_MONOTONIC`, which NTP
+///   slews by up to 500 ppm on top of the crystal's error), not the clock
+///   the lease is timed with, so its bound is given on its own:
+///   [`tick_drift_ppm`](Self::tick_drift_ppm).
 /// * The result is rounded down to the nanosecond.
+///
+/// `election_ticks` is the number of ticks a follower refuses votes for
+/// after hearing from the leader: raft-rs's `election_tick`, **never**
+/// `min_election_tick`. raft-rs randomises the timeout after which a node
+/// *campaigns* in `[min_election_tick, max_election_tick)`, but it refuses
+/// votes only for `election_tick` ticks, and requires `min_election_tick >=
+/// election_tick`; a lease derived from `min_election_tick` outlives the
+/// refusal. (`leasehold-raft` reads the field from the `raft::Config` itself.)
 ///
 /// Without check-quorum a raft-rs follower grants votes to a candidate while
 /// it still hears from the leader, so no lease is safe: the config refuses it.
@@ -31,13 +45,14 @@ use crate::ClockInfo;
 /// use core::time::Duration;
 /// use leasehold_core::{ConfigError, LeaseConfig};
 ///
-/// let cfg = LeaseConfig::new(Duration::from_millis(10), 10)
-///     .max_drift_ppm(10_000) // 1 %
+/// let cfg = LeaseConfig::new(Duration::from_millis(10), 10) // raft-rs tick, election_tick
+///     .lease_clock_drift_ppm(100) // the clock the lease is timed with
+///     .tick_drift_ppm(600) // the followers' tick timers (NTP-slewed)
 ///     .margin(Duration::from_millis(5))
 ///     .clock_resolution(Duration::from_nanos(1))
 ///     .check_quorum(true);
-/// // 90 ms * 0.99 / 1.01 = 88.217821 ms, minus 5 ms and 1 ns.
-/// assert_eq!(cfg.lease_duration(), Ok(Duration::from_nanos(83_217_820)));
+/// // 90 ms * 0.9999 / 1.0006 = 89.937037 ms (rounded down), minus 5 ms and 1 ns.
+/// assert_eq!(cfg.lease_duration(), Ok(Duration::from_nanos(84_937_036)));
 ///
 /// assert_eq!(cfg.check_quorum(false).lease_duration(), Err(ConfigError::CheckQuorumOff));
 /// ```
@@ -45,7 +60,8 @@ use crate::ClockInfo;
 pub struct LeaseConfig {
     tick: Duration,
     election_ticks: usize,
-    max_drift_ppm: Option<u32>,
+    lease_clock_drift_ppm: Option<u32>,
+    tick_drift_ppm: Option<u32>,
     margin: Duration,
     clock_resolution: Option<Duration>,
     check_quorum: bool,
@@ -57,10 +73,11 @@ impl defmt::Format for LeaseConfig {
         use crate::instant::defmt_nanos;
         defmt::write!(
             f,
-            "LeaseConfig {{ tick: {=u64}ns, election_ticks: {=usize}, max_drift_ppm: {}, margin: {=u64}ns, clock_resolution_ns: {}, check_quorum: {=bool} }}",
+            "LeaseConfig {{ tick: {=u64}ns, election_ticks: {=usize}, lease_clock_drift_ppm: {}, tick_drift_ppm: {}, margin: {=u64}ns, clock_resolution_ns: {}, check_quorum: {=bool} }}",
             defmt_nanos(self.tick),
             self.election_ticks,
-            self.max_drift_ppm,
+            self.lease_clock_drift_ppm,
+            self.tick_drift_ppm,
             defmt_nanos(self.margin),
             self.clock_resolution.map(defmt_nanos),
             self.check_quorum
@@ -77,8 +94,12 @@ pub enum ConfigError {
     ZeroTick,
     /// Fewer than 2 election ticks leave no whole tick to lease.
     TooFewElectionTicks(usize),
-    /// No clock drift bound was given (set it, or take it from [`ClockInfo`]).
+    /// No drift bound was given for the clock the lease is timed with (set
+    /// it, or take it from [`ClockInfo`]).
     MissingDrift,
+    /// No drift bound was given for the followers' tick timers
+    /// ([`LeaseConfig::tick_drift_ppm`]).
+    MissingTickDrift,
     /// No clock resolution was given (set it, or take it from [`ClockInfo`]).
     MissingResolution,
     /// A drift of 10^6 ppm (100 %) or more makes every lease unsafe.
@@ -98,7 +119,12 @@ impl fmt::Display for ConfigError {
             ConfigError::TooFewElectionTicks(n) => {
                 write!(f, "election timeout of {n} ticks; at least 2 are needed")
             }
-            ConfigError::MissingDrift => f.write_str("no maximum clock drift was given"),
+            ConfigError::MissingDrift => {
+                f.write_str("no maximum drift was given for the lease clock")
+            }
+            ConfigError::MissingTickDrift => {
+                f.write_str("no maximum drift was given for the followers' tick timers")
+            }
             ConfigError::MissingResolution => f.write_str("no clock resolution was given"),
             ConfigError::DriftTooLarge(ppm) => {
                 write!(f, "clock drift of {ppm} ppm; it must be below 1000000")
@@ -120,33 +146,53 @@ const PPM: u128 = 1_000_000;
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
 impl LeaseConfig {
-    /// A config for ticks of `tick` and a minimum election timeout of
-    /// `election_ticks` ticks (raft-rs: `min_election_tick`, which defaults
-    /// to `election_tick`). Drift and resolution must be set before
-    /// [`lease_duration`](Self::lease_duration) succeeds; the margin starts
-    /// at zero and check-quorum off.
+    /// A config for Raft ticks of `tick` and a vote refusal of
+    /// `election_ticks` ticks: raft-rs's `election_tick`, never its
+    /// `min_election_tick` (see the type-level docs). Both drift bounds and
+    /// the resolution must be set before [`lease_duration`](Self::lease_duration)
+    /// succeeds; the margin starts at zero and check-quorum off.
     pub const fn new(tick: Duration, election_ticks: usize) -> LeaseConfig {
         LeaseConfig {
             tick,
             election_ticks,
-            max_drift_ppm: None,
+            lease_clock_drift_ppm: None,
+            tick_drift_ppm: None,
             margin: Duration::ZERO,
             clock_resolution: None,
             check_quorum: false,
         }
     }
 
-    /// Takes the drift bound and resolution from the clock the lease will be
-    /// timed with.
+    /// Takes the lease clock's drift bound and resolution from the clock the
+    /// lease will be timed with. The followers' tick timers are another
+    /// clock: set [`tick_drift_ppm`](Self::tick_drift_ppm) as well.
     pub const fn clock(self, info: &ClockInfo) -> LeaseConfig {
-        self.max_drift_ppm(info.max_drift_ppm)
+        self.lease_clock_drift_ppm(info.max_drift_ppm)
             .clock_resolution(info.resolution)
     }
 
-    /// The maximum rate error of any clock involved, in parts per million.
-    pub const fn max_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
-        self.max_drift_ppm = Some(ppm);
+    /// The maximum rate error of the clock the leader times its lease with,
+    /// in parts per million.
+    pub const fn lease_clock_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
+        self.lease_clock_drift_ppm = Some(ppm);
         self
+    }
+
+    /// The maximum rate error of the followers' tick timers, in parts per
+    /// million: whatever paces their Raft ticks (invariant 18). A tick loop
+    /// on `CLOCK_MONOTONIC` inherits NTP's slew (up to 500 ppm) plus the
+    /// crystal's error; a loop that fires missed ticks in a burst after a
+    /// pause is fine as long as it never fires more ticks than time passed.
+    pub const fn tick_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
+        self.tick_drift_ppm = Some(ppm);
+        self
+    }
+
+    /// One bound for every clock involved: sets both
+    /// [`lease_clock_drift_ppm`](Self::lease_clock_drift_ppm) and
+    /// [`tick_drift_ppm`](Self::tick_drift_ppm).
+    pub const fn max_drift_ppm(self, ppm: u32) -> LeaseConfig {
+        self.lease_clock_drift_ppm(ppm).tick_drift_ppm(ppm)
     }
 
     /// Extra time subtracted for anything else the model does not cover.
@@ -167,6 +213,16 @@ impl LeaseConfig {
         self
     }
 
+    /// The Raft tick.
+    pub const fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// The vote refusal in ticks (raft-rs's `election_tick`).
+    pub const fn election_ticks(&self) -> usize {
+        self.election_ticks
+    }
+
     /// The lease duration of invariant 10, or why there is none.
     pub fn lease_duration(&self) -> Result<Duration, ConfigError> {
         if self.tick.is_zero() {
@@ -175,24 +231,28 @@ impl LeaseConfig {
         if self.election_ticks < 2 {
             return Err(ConfigError::TooFewElectionTicks(self.election_ticks));
         }
-        let ppm = self.max_drift_ppm.ok_or(ConfigError::MissingDrift)?;
+        let lease_ppm = self
+            .lease_clock_drift_ppm
+            .ok_or(ConfigError::MissingDrift)?;
+        let tick_ppm = self.tick_drift_ppm.ok_or(ConfigError::MissingTickDrift)?;
         let resolution = self
             .clock_resolution
             .ok_or(ConfigError::MissingResolution)?;
-        if u128::from(ppm) >= PPM {
-            return Err(ConfigError::DriftTooLarge(ppm));
+        for ppm in [lease_ppm, tick_ppm] {
+            if u128::from(ppm) >= PPM {
+                return Err(ConfigError::DriftTooLarge(ppm));
+            }
         }
         if !self.check_quorum {
             return Err(ConfigError::CheckQuorumOff);
         }
         let sure_ticks = (self.election_ticks - 1) as u128;
-        let ppm = u128::from(ppm);
         let scaled = sure_ticks
             .checked_mul(self.tick.as_nanos())
-            .and_then(|base| base.checked_mul(PPM - ppm))
+            .and_then(|base| base.checked_mul(PPM - u128::from(lease_ppm)))
             .ok_or(ConfigError::TooLarge)?
             // Integer division rounds down: the lease errs short.
-            / (PPM + ppm);
+            / (PPM + u128::from(tick_ppm));
         let deductions = self.margin.as_nanos() + resolution.as_nanos();
         let nanos = scaled
             .checked_sub(deductions)
@@ -262,8 +322,56 @@ mod tests {
         let c = LeaseConfig::new(ms(100), 10)
             .clock(&info)
             .check_quorum(true);
+        // The clock describes the lease clock only; the followers' tick
+        // timers are another clock, and their bound must be stated.
+        assert_eq!(c.lease_duration(), Err(ConfigError::MissingTickDrift));
+        let c = c.tick_drift_ppm(500);
         // 900 ms * 999500 / 1000500 = 899 100 449.77 ns -> 899 100 449, minus 1 ns.
         assert_eq!(c.lease_duration(), Ok(Duration::from_nanos(899_100_448)));
+    }
+
+    // Invariant 18: each bound shortens the lease on its own side of the
+    // fraction: the lease clock's in the numerator, the tick timers' in the
+    // denominator.
+    #[test]
+    fn lease_clock_and_tick_drift_are_separate_bounds() {
+        let c = |lease_ppm, tick_ppm| {
+            LeaseConfig::new(ms(100), 10)
+                .lease_clock_drift_ppm(lease_ppm)
+                .tick_drift_ppm(tick_ppm)
+                .clock_resolution(Duration::ZERO)
+                .check_quorum(true)
+                .lease_duration()
+        };
+        assert_eq!(c(0, 0), Ok(ms(900)));
+        // 900 ms * (1 - 0.001) = 899.1 ms
+        assert_eq!(c(1_000, 0), Ok(Duration::from_micros(899_100)));
+        // 900 ms / 1.001 = 899 100 899.1 ns, rounded down
+        assert_eq!(c(0, 1_000), Ok(Duration::from_nanos(899_100_899)));
+        // 900 ms * 0.9999 / 1.0005 = 899 460 269.86 ns
+        assert_eq!(c(100, 500), Ok(Duration::from_nanos(899_460_269)));
+        // max_drift_ppm sets both.
+        assert_eq!(
+            LeaseConfig::new(ms(100), 10)
+                .max_drift_ppm(1_000)
+                .clock_resolution(Duration::ZERO)
+                .check_quorum(true)
+                .lease_duration(),
+            Ok(Duration::from_nanos(898_201_798))
+        );
+        assert_eq!(c(1_000_000, 0), Err(ConfigError::DriftTooLarge(1_000_000)));
+        assert_eq!(c(0, 1_000_000), Err(ConfigError::DriftTooLarge(1_000_000)));
+    }
+
+    // Issue 9, item 5: the vote refusal is election_tick; a lease derived
+    // from a larger min_election_tick is longer than the refusal.
+    #[test]
+    fn election_ticks_is_the_vote_refusal() {
+        let c = base();
+        assert_eq!(c.election_ticks(), 10);
+        assert_eq!(c.tick(), ms(10));
+        let refusal = ms(10) * 10;
+        assert!(c.lease_duration().unwrap() < refusal);
     }
 
     #[test]
@@ -306,6 +414,14 @@ mod tests {
             .clock_resolution(Duration::ZERO)
             .check_quorum(true);
         assert_eq!(no_drift.lease_duration(), Err(ConfigError::MissingDrift));
+        assert_eq!(
+            no_drift.lease_clock_drift_ppm(0).lease_duration(),
+            Err(ConfigError::MissingTickDrift)
+        );
+        assert_eq!(
+            no_drift.tick_drift_ppm(0).lease_duration(),
+            Err(ConfigError::MissingDrift)
+        );
         let no_res = LeaseConfig::new(ms(10), 10)
             .max_drift_ppm(0)
             .check_quorum(true);

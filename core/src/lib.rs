@@ -23,6 +23,7 @@
 
 mod clock;
 mod config;
+mod driver;
 mod instant;
 mod lease;
 mod manual;
@@ -33,6 +34,10 @@ mod sync;
 
 pub use clock::{Clock, ClockError, ClockInfo};
 pub use config::{ConfigError, LeaseConfig};
+pub use driver::{
+    Cause, Counters, Extensions, Invalidations, LeaseDriver, NodeState, OwnTermEntry, Safeguards,
+    Tag, VoteDecision,
+};
 pub use instant::Instant;
 pub use lease::{Extension, Lease};
 pub use manual::ManualClock;

@@ -105,6 +105,11 @@ pub enum RoundOutcome {
     },
     /// The round failed for another reason: the lease was left alone.
     Unchanged,
+    /// The round succeeded but the lease driver does not extend now (not
+    /// leader, no entry of its term applied yet, or a transfer suspended the
+    /// lease; see `LeaseDriver::finish_read_index`). [`finish_round`] never
+    /// returns it.
+    Withheld,
 }
 
 /// Decides how to serve a read from the lease and a clock reading taken now.

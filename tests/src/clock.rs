@@ -1,5 +1,7 @@
-//! Virtual per-node clocks: drift in ppm, suspends that stop the clock or not,
-//! failing reads, and (for one negative control) a broken wrapper that turns a
+//! Virtual per-node clocks: drift in ppm (which may change while running),
+//! suspends that stop the clock or not, failing reads (optionally a clock
+//! that does not count while it fails, like a stopped timer reporting "not
+//! started"), and (for one negative control) a broken wrapper that turns a
 //! failed read into the last good value.
 
 use std::cell::{Cell, RefCell};
@@ -17,6 +19,9 @@ struct State {
     ppm: i64,
     frozen: bool,
     failing: bool,
+    /// While failing, the clock stops counting from the first failed read.
+    freeze_on_failure: bool,
+    failure_frozen: bool,
     last_good: u64,
 }
 
@@ -56,6 +61,8 @@ impl SimClock {
                 ppm,
                 frozen: false,
                 failing: false,
+                freeze_on_failure: false,
+                failure_frozen: false,
                 last_good: start,
             }),
             reuse_last_good,
@@ -65,7 +72,7 @@ impl SimClock {
     }
 
     fn local_at(st: &State, t: u64) -> u64 {
-        if st.frozen {
+        if st.frozen || st.failure_frozen {
             return st.anchor_local;
         }
         let dt = i128::from(t.saturating_sub(st.anchor_true));
@@ -89,7 +96,7 @@ impl SimClock {
     /// `None` if it never does while the clock stays in its current mode.
     pub fn true_time_of(&self, local: u64) -> Option<u64> {
         let st = self.st.borrow();
-        if st.frozen || (st.failing && self.reuse_last_good) {
+        if st.frozen || st.failure_frozen || (st.failing && self.reuse_last_good) {
             return None;
         }
         let now = self.now_true.get();
@@ -124,24 +131,54 @@ impl SimClock {
         }
     }
 
-    /// Reads fail from now on, until [`recover`](Self::recover).
-    pub fn fail(&self) {
-        self.st.borrow_mut().failing = true;
+    /// Reads fail from now on, until [`recover`](Self::recover). With
+    /// `freeze`, the clock also stops counting from the first failed read
+    /// until it recovers (it then runs on from where it stopped, behind).
+    pub fn fail(&self, freeze: bool) {
+        let mut st = self.st.borrow_mut();
+        st.failing = true;
+        st.freeze_on_failure = freeze;
     }
 
     /// Reads succeed again.
     pub fn recover(&self) {
-        self.st.borrow_mut().failing = false;
+        let t = self.now_true.get();
+        let mut st = self.st.borrow_mut();
+        st.failing = false;
+        if st.failure_frozen {
+            st.failure_frozen = false;
+            st.anchor_true = t;
+        }
     }
 
     /// The true drift of this clock in ppm.
     pub fn ppm(&self) -> i64 {
         self.st.borrow().ppm
     }
+
+    /// Changes the drift from now on (the reading stays continuous).
+    pub fn set_ppm(&self, ppm: i64) {
+        let t = self.now_true.get();
+        let mut st = self.st.borrow_mut();
+        if !(st.frozen || st.failure_frozen) {
+            st.anchor_local = Self::local_at(&st, t);
+            st.anchor_true = t;
+        }
+        st.ppm = ppm;
+    }
 }
 
 impl Clock for SimClock {
     fn now(&self) -> Result<Instant, ClockError> {
+        {
+            let t = self.now_true.get();
+            let mut st = self.st.borrow_mut();
+            if st.failing && st.freeze_on_failure && !st.failure_frozen && !st.frozen {
+                st.anchor_local = Self::local_at(&st, t);
+                st.anchor_true = t;
+                st.failure_frozen = true;
+            }
+        }
         let v = self.peek()?;
         let mut st = self.st.borrow_mut();
         if !st.failing {
@@ -178,16 +215,32 @@ mod tests {
         assert_eq!(c.peek(), Ok(5_000 + 1_010_000));
         assert_eq!(c.true_time_of(u64::MAX / 2), None);
         c.resume();
-        c.fail();
+        c.fail(false);
         assert!(c.now().is_err());
         let broken = SimClock::new(t.clone(), 5_000, 0, 0, true, true);
         let good = broken.now().unwrap();
-        broken.fail();
+        broken.fail(false);
         t.set(t.get() + 1_000_000);
         assert_eq!(
             broken.now(),
             Ok(good),
             "the broken wrapper reuses the last value"
         );
+    }
+
+    #[test]
+    fn a_clock_that_freezes_while_failing_falls_behind() {
+        let t = Rc::new(Cell::new(0));
+        let c = SimClock::new(t.clone(), 1_000, 0, 0, true, false);
+        c.fail(true);
+        t.set(100);
+        assert!(c.now().is_err(), "the first failed read freezes it");
+        t.set(600);
+        c.recover();
+        t.set(700);
+        assert_eq!(c.peek(), Ok(1_000 + 100 + 100));
+        c.set_ppm(1_000_000); // twice as fast from now on
+        t.set(800);
+        assert_eq!(c.peek(), Ok(1_000 + 200 + 200));
     }
 }

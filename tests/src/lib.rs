@@ -1,15 +1,27 @@
 //! `leasehold-sim`: a deterministic fault simulation of raft-rs clusters
-//! whose leaders serve lease reads through leasehold, with a stale-read
-//! checker, a linearizability checker and a lease-overlap checker.
+//! whose nodes serve lease reads through `leasehold-raft`, with a stale-read
+//! checker, a linearizability checker and a lease-overlap checker. Split the
+//! way Jepsen splits a test:
 //!
-//! - [`glue`]: the raft-rs ↔ leasehold glue a user can lift into a node.
-//! - [`sim`]: the discrete-event simulation (virtual time, clocks, network, faults).
-//! - [`check`]: the checkers.
-//! - [`scenario`]: the correct configurations and the negative controls.
+//! - [`network`]: cuts, loss, duplication and a heavy-tailed delay;
+//! - [`node`]: the node loop (raft-rs `RawNode` + `leasehold-raft`, durable
+//!   [`storage`], asynchronous apply, snapshots, restarts);
+//! - [`client`]: the workload;
+//! - [`nemesis`]: the random, overlapping fault schedule;
+//! - [`check`] and [`overlap`]: the checkers; [`history`]: histories as JSON;
+//! - [`sim`]: the event queue tying them together; [`scenario`]: the table's
+//!   rows; [`explore`]: random configurations until a checker fires.
 
 pub mod check;
+pub mod client;
 pub mod clock;
-pub mod glue;
+pub mod explore;
+pub mod history;
+pub mod nemesis;
+pub mod network;
+pub mod node;
+pub mod overlap;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod storage;

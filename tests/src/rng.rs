@@ -39,6 +39,18 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
     }
 
+    /// Log-uniform in `lo..hi` (both > 0): as many draws between 10 and 100
+    /// as between 100 and 1000, so long values are rare but not negligible
+    /// (a heavy tail).
+    pub fn log_range(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo || lo == 0 {
+            return lo;
+        }
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let (a, b) = ((lo as f64).ln(), (hi as f64).ln());
+        ((a + u * (b - a)).exp() as u64).clamp(lo, hi - 1)
+    }
+
     /// A uniformly chosen element index of a slice of length `len` (> 0).
     pub fn pick(&mut self, len: usize) -> usize {
         self.range(0, len as u64) as usize

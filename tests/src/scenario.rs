@@ -1,41 +1,39 @@
-//! The scenarios of the table: correct configurations, which must show no
-//! stale read and no lease overlap, and negative controls, each of which the
-//! checkers must catch.
+//! The rows of the table: correct configurations, which must show no stale
+//! read, no lease overlap and linearizable histories, and negative controls
+//! (exactly one safety check or one timing assumption broken), each of
+//! which the checkers must catch. Every row runs the same random nemesis:
+//! no row has a fault script written for the hole its control opens.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use leasehold_core::{ConfigError, LeaseConfig};
+use leasehold_core::{OwnTermEntry, Safeguards};
 
 use crate::check::{linearizable, stale_reads, Kind, Lin, Via};
-use crate::glue::GlueOptions;
-use crate::sim::{Attack, ReadMode, Sim, SimConfig};
+use crate::nemesis::NemesisConfig;
+use crate::network::NetConfig;
+use crate::sim::{ApplyConfig, LeaseTiming, Pick, ReadMode, RunResult, Sim, SimConfig};
 
 /// Raft tick of every scenario.
 pub const TICK: Duration = Duration::from_millis(10);
 /// raft-rs `election_tick` of every scenario.
 pub const ELECTION_TICKS: usize = 10;
-/// The drift bound the correct configurations are built for.
+/// The drift bound the correct configurations are built for (lease clock
+/// and tick timers).
 pub const DRIFT_PPM: u32 = 10_000;
-/// Safety margin of the correct configurations.
-pub const MARGIN: Duration = Duration::from_millis(2);
 /// Search budget of the linearizability checker per history.
 pub const LIN_BUDGET: usize = 200_000;
+/// `min_election_tick` values drawn per seed (0: `election_tick`).
+pub const MIN_ELECTION_TICKS: &[usize] = &[0, 13, 20];
 
-/// The lease duration leasehold derives for the scenarios' raft timing.
-pub fn correct_lease() -> Duration {
-    lease_config()
-        .lease_duration()
-        .expect("the correct configuration is valid")
-}
-
-fn lease_config() -> LeaseConfig {
-    LeaseConfig::new(TICK, ELECTION_TICKS)
-        .max_drift_ppm(DRIFT_PPM)
-        .clock_resolution(Duration::from_nanos(1))
-        .margin(MARGIN)
-        .check_quorum(true)
+/// What a row must show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No stale read, no overlap, every history linearizable, no divergence.
+    Clean,
+    /// The checkers catch it.
+    Caught,
 }
 
 /// One row of the table.
@@ -43,133 +41,224 @@ fn lease_config() -> LeaseConfig {
 pub struct Scenario {
     /// Short name.
     pub name: &'static str,
-    /// `true` for a correct configuration (must be clean), `false` for a
-    /// negative control (must be caught).
-    pub correct: bool,
+    /// What it must show.
+    pub expect: Expect,
+    /// What is switched off or broken (controls), for the README.
+    pub what: &'static str,
     /// The simulation configuration.
     pub cfg: SimConfig,
 }
 
-fn base(nodes: usize, attacks: Vec<Attack>) -> SimConfig {
+/// The configuration every row starts from: the correct one, under every
+/// kind of fault.
+pub fn base(nodes: usize) -> SimConfig {
     SimConfig {
         nodes,
+        spares: 3,
         tick: TICK,
         election_ticks: ELECTION_TICKS,
         heartbeat_ticks: 2,
+        min_election_ticks: Pick::Any(MIN_ELECTION_TICKS),
         check_quorum: true,
-        pre_vote: false,
-        read_mode: ReadMode::Leasehold {
-            lease: correct_lease(),
-        },
-        glue: GlueOptions::default(),
+        pre_vote: Pick::Any(&[false, true]),
+        read_mode: ReadMode::Leasehold,
+        lease_timing: LeaseTiming::Derived,
+        safeguards: Safeguards::ALL,
         configured_drift_ppm: DRIFT_PPM,
         actual_drift_ppm: DRIFT_PPM,
         clock_counts_suspend: true,
         reuse_last_good: false,
-        attacks,
+        net: NetConfig {
+            latency: (200_000, 3_000_000),
+            hold: 0.02,
+            hold_for: (20_000_000, 2_000_000_000),
+            loss: 0.01,
+            dup: 0.02,
+        },
+        nemesis: NemesisConfig::all(Duration::from_millis(250)),
+        apply: ApplyConfig {
+            lag_prob: 0.3,
+            max_lag: Duration::from_millis(50),
+        },
+        snapshot_every: (20, 200),
         duration: Duration::from_secs(10),
         clients: 4,
-        loss: 0.01,
-        dup: 0.01,
-        latency: (200_000, 3_000_000),
     }
 }
 
-/// Every fault script.
-pub fn all_attacks() -> Vec<Attack> {
-    vec![
-        Attack::IsolateLeader,
-        Attack::DeafenLeader,
-        Attack::SuspendLeader,
-        Attack::PauseNode,
-        Attack::CrashRestart,
-        Attack::TransferDeaf,
-        Attack::ClockFailIsolate,
-        Attack::RestartVote,
-        Attack::SplitFollower,
-        Attack::NetworkChaos,
-        Attack::Membership,
-    ]
-}
-
-/// All scenarios, correct ones first.
+/// All rows, correct ones first.
 pub fn all() -> Vec<Scenario> {
-    let lease = |d: Duration| ReadMode::Leasehold { lease: d };
-    let et = TICK * ELECTION_TICKS as u32;
-    let isolate = vec![Attack::IsolateLeader, Attack::DeafenLeader];
-    let mut v = vec![
-        Scenario {
-            name: "correct 3 nodes, all faults",
-            correct: true,
-            cfg: base(3, all_attacks()),
-        },
-        Scenario {
-            name: "correct 5 nodes, all faults",
-            correct: true,
-            cfg: base(5, all_attacks()),
-        },
-    ];
-    // The correct configuration under exactly the fault scripts the negative
-    // controls below use: the same schedules, clean.
-    for (name, attacks) in [
-        ("correct 3n: leader isolations", isolate.clone()),
-        ("correct 3n: suspends", vec![Attack::SuspendLeader]),
-        ("correct 3n: clock failures", vec![Attack::ClockFailIsolate]),
-        ("correct 3n: deaf transfers", vec![Attack::TransferDeaf]),
-        ("correct 3n: restart votes", vec![Attack::RestartVote]),
-        ("correct 3n: split follower", vec![Attack::SplitFollower]),
-    ] {
-        v.push(Scenario {
-            name,
-            correct: true,
-            cfg: base(3, attacks),
-        });
-    }
-    let mut neg = |name: &'static str, f: &dyn Fn(&mut SimConfig)| {
-        let mut cfg = base(3, isolate.clone());
+    let mut v = Vec::new();
+    let mut row = |name, expect, what, f: &dyn Fn(&mut SimConfig)| {
+        let mut cfg = base(3);
+        cfg.nemesis.swarm = expect == Expect::Caught;
         f(&mut cfg);
         v.push(Scenario {
             name,
-            correct: false,
+            expect,
+            what,
             cfg,
         });
     };
-    neg("lease = election timeout", &|c| c.read_mode = lease(et));
-    neg("lease = 2x election timeout", &|c| {
-        c.read_mode = lease(et * 2)
+    use Expect::*;
+    row("correct 3 nodes", Clean, "", &|_| {});
+    row("correct 3n, swarm faults", Clean, "", &|c| {
+        c.nemesis.swarm = true
     });
-    neg("clock stops in suspend", &|c| {
-        c.clock_counts_suspend = false;
-        c.attacks = vec![Attack::SuspendLeader];
+    row("correct 5n, swarm faults", Clean, "", &|c| {
+        c.nodes = 5;
+        c.nemesis.swarm = true;
     });
-    neg("drift 20x above bound", &|c| {
-        c.actual_drift_ppm = DRIFT_PPM * 20;
+    row("correct 5 nodes", Clean, "", &|c| c.nodes = 5);
+    row("correct 3n, pre-vote off", Clean, "", &|c| {
+        c.pre_vote = Pick::Fixed(false)
     });
-    neg("failed clock read reused", &|c| {
-        c.reuse_last_good = true;
-        c.attacks = vec![Attack::ClockFailIsolate];
+    row("correct 3n, pre-vote on", Clean, "", &|c| {
+        c.pre_vote = Pick::Fixed(true)
     });
-    neg("no invalidate on transfer", &|c| {
-        c.glue.invalidate_on_transfer = false;
-        c.attacks = vec![Attack::TransferDeaf];
-    });
-    neg("no restart guard", &|c| {
-        c.glue.restart_guard = false;
-        c.attacks = vec![Attack::RestartVote];
-    });
-    neg("check-quorum off", &|c| {
-        // LeaseConfig refuses this configuration; the control forces the
-        // duration it would have derived with check-quorum on.
-        assert_eq!(
-            lease_config().check_quorum(false).lease_duration(),
-            Err(ConfigError::CheckQuorumOff)
-        );
-        c.check_quorum = false;
-        c.attacks = vec![Attack::SplitFollower];
-    });
-    neg("raft-rs LeaseBased read", &|c| {
-        c.read_mode = ReadMode::RaftLeaseBased;
-    });
+    let guard = |f: fn(&mut Safeguards)| {
+        move |c: &mut SimConfig| {
+            let mut s = Safeguards::ALL;
+            f(&mut s);
+            c.safeguards = s;
+        }
+    };
+    row(
+        "ack credits newest request",
+        Caught,
+        "an ack is credited with the stamp of the newest request sent to that peer, not of the request its tag names (invariant 4)",
+        &guard(|s| s.credit_echoed_request = false),
+    );
+    row(
+        "tags reused across restarts",
+        Caught,
+        "hole 4: tags are bare sequence numbers restarting at 1 with every incarnation, and followers echo any request they stepped (invariant 17)",
+        &guard(|s| s.unique_tags = false),
+    );
+    row(
+        "learner acks count",
+        Caught,
+        "the tracker is given learners as voters (invariant 8)",
+        &guard(|s| s.voters_only = false),
+    );
+    row(
+        "transfer keeps the lease",
+        Caught,
+        "MsgTimeoutNow does not suspend the lease (invariant 14)",
+        &guard(|s| s.transfer_suspends = false),
+    );
+    row(
+        "suspension ends with transfer",
+        Caught,
+        "hole 1: the suspension lifts after one election timeout, when raft-rs abandons the transfer",
+        &guard(|s| s.suspension_lasts_the_term = false),
+    );
+    row(
+        "no vote guard, pre-vote off",
+        Caught,
+        "hole 2: no vote guard after accepted leader messages; only raft-rs's in_lease rule (pre-vote off)",
+        &|c| {
+            guard(|s| s.vote_guard = false)(c);
+            c.pre_vote = Pick::Fixed(false);
+        },
+    );
+    row(
+        "no vote guard, pre-vote on",
+        Caught,
+        "hole 2 with pre-vote on",
+        &|c| {
+            guard(|s| s.vote_guard = false)(c);
+            c.pre_vote = Pick::Fixed(true);
+        },
+    );
+    row(
+        "no restart guard",
+        Caught,
+        "the vote guard is not armed when a node starts (invariant 15)",
+        &guard(|s| s.restart_guard = false),
+    );
+    row(
+        "own term committed, not applied",
+        Caught,
+        "hole 3: a leader extends once an entry of its term is committed, before it is applied (invariant 16)",
+        &guard(|s| s.own_term_entry = OwnTermEntry::Committed),
+    );
+    row(
+        "no own-term entry needed",
+        Caught,
+        "a new leader extends before any entry of its term is committed or applied",
+        &guard(|s| s.own_term_entry = OwnTermEntry::NotRequired),
+    );
+    row(
+        "no validation after read",
+        Caught,
+        "a local read is checked before its snapshot only (invariant 12)",
+        &guard(|s| s.validate_after_read = false),
+    );
+    row(
+        "clock errors kept",
+        Caught,
+        "a failed clock read fails the operation but keeps the lease (invariant 1)",
+        &guard(|s| s.clock_error_invalidates = false),
+    );
+    row(
+        "no step-down invalidation",
+        Caught,
+        "leaving the leader role or the term keeps the lease (invariant 9)",
+        &guard(|s| s.step_down_invalidates = false),
+    );
+    row(
+        "lease 1.25x too long",
+        Caught,
+        "the lease is derived from a tick 1.25 times too long (invariant 10)",
+        &|c| c.lease_timing = LeaseTiming::Scaled { num: 5, den: 4 },
+    );
+    row(
+        "lease 2x too long",
+        Caught,
+        "the lease is derived from a tick twice too long",
+        &|c| c.lease_timing = LeaseTiming::Scaled { num: 2, den: 1 },
+    );
+    row(
+        "lease from min_election_tick",
+        Caught,
+        "item 5: lease and vote guard from min_election_tick (20) instead of election_tick (10), raft-rs's in_lease rule only",
+        &|c| {
+            c.lease_timing = LeaseTiming::FromMinElectionTick;
+            c.min_election_ticks = Pick::Fixed(20);
+            guard(|s| s.vote_guard = false)(c);
+        },
+    );
+    row(
+        "clock stops in suspend",
+        Caught,
+        "the lease clock does not count suspend (CLOCK_MONOTONIC_RAW on Linux)",
+        &|c| c.clock_counts_suspend = false,
+    );
+    row(
+        "drift 20x above bound",
+        Caught,
+        "clocks and tick timers drift 20 times the configured bound (invariant 18)",
+        &|c| c.actual_drift_ppm = DRIFT_PPM * 20,
+    );
+    row(
+        "failed clock read reused",
+        Caught,
+        "a clock wrapper turns a failed read into the last good value (invariant 1)",
+        &|c| c.reuse_last_good = true,
+    );
+    row(
+        "check-quorum off",
+        Caught,
+        "raft-rs runs without check-quorum (LeaseConfig refuses it; the lease is derived as if on)",
+        &|c| c.check_quorum = false,
+    );
+    row(
+        "raft-rs LeaseBased read",
+        Caught,
+        "raft-rs's own ReadOnlyOption::LeaseBased (no clock; being leader counts as holding the lease)",
+        &|c| c.read_mode = ReadMode::RaftLeaseBased,
+    );
     v
 }
 
@@ -196,17 +285,37 @@ pub struct SeedResult {
     pub events: u64,
     /// Membership changes committed.
     pub conf_changes: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Snapshots installed.
+    pub snapshots: u64,
 }
 
-/// Runs one seed of a configuration and checks its history.
-pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedResult {
-    let r = Sim::new(cfg.clone(), seed).run();
+impl SeedResult {
+    /// Whether a checker found something.
+    pub fn bad(&self) -> bool {
+        self.stale > 0
+            || self.overlap_ns > 0
+            || self.lin == Some(Lin::Violation)
+            || self.divergence > 0
+    }
+}
+
+/// Runs one seed and returns the raw result (for histories and replays).
+pub fn run_raw(cfg: &SimConfig, seed: u64) -> RunResult {
+    Sim::new(cfg.clone(), seed).run()
+}
+
+/// Checks a run's history.
+pub fn check(r: &RunResult) -> SeedResult {
     let mut s = SeedResult {
         overlap_ns: r.overlap_ns,
         divergence: r.divergence,
         hash: r.hash,
         events: r.events,
         conf_changes: r.conf_changes,
+        faults: r.faults,
+        snapshots: r.snapshots_installed,
         ..Default::default()
     };
     for o in &r.ops {
@@ -222,6 +331,11 @@ pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedResult {
     s.stale = stale_reads(&r.ops).len() as u64;
     s.lin = Some(linearizable(&r.ops, LIN_BUDGET));
     s
+}
+
+/// Runs one seed of a configuration and checks its history.
+pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedResult {
+    check(&run_raw(cfg, seed))
 }
 
 /// Totals of a scenario over its seeds.
@@ -253,7 +367,13 @@ pub struct Summary {
     pub divergence: u64,
     /// Membership changes committed.
     pub conf_changes: u64,
-    /// The first seed that showed a stale read or an overlap.
+    /// Faults injected.
+    pub faults: u64,
+    /// Snapshots installed.
+    pub snapshots: u64,
+    /// Seeds in which a checker found something.
+    pub bad_seeds: u64,
+    /// The first seed in which a checker found something.
     pub first_bad_seed: Option<u64>,
 }
 
@@ -273,12 +393,41 @@ impl Summary {
         }
     }
 
-    /// Whether the row is as expected (clean if correct, caught otherwise).
-    pub fn as_expected(&self, correct: bool) -> bool {
-        if correct {
-            !self.caught() && self.divergence == 0
-        } else {
-            self.caught()
+    /// Whether the row is as expected.
+    pub fn as_expected(&self, expect: Expect) -> bool {
+        match expect {
+            Expect::Clean => !self.caught() && self.divergence == 0,
+            Expect::Caught => self.caught(),
+        }
+    }
+
+    fn add(&mut self, seed: u64, r: &SeedResult) {
+        self.seeds += 1;
+        self.lease_reads += r.lease_reads;
+        self.quorum_reads += r.quorum_reads;
+        self.writes += r.writes;
+        self.stale += r.stale;
+        self.overlap_ns += r.overlap_ns;
+        self.divergence += r.divergence;
+        self.conf_changes += r.conf_changes;
+        self.faults += r.faults;
+        self.snapshots += r.snapshots;
+        if r.stale > 0 {
+            self.stale_seeds += 1;
+        }
+        if r.overlap_ns > 0 {
+            self.overlap_seeds += 1;
+        }
+        match r.lin {
+            Some(Lin::Ok) => self.lin_ok += 1,
+            Some(Lin::Violation) => self.lin_violation += 1,
+            _ => self.lin_unknown += 1,
+        }
+        if r.bad() {
+            self.bad_seeds += 1;
+            if self.first_bad_seed.is_none() {
+                self.first_bad_seed = Some(seed);
+            }
         }
     }
 }
@@ -308,29 +457,7 @@ pub fn run_scenario(
     });
     let mut sum = Summary::default();
     for (seed, r) in list.iter().zip(results.into_inner().expect("no panics")) {
-        let r = r.expect("every seed ran");
-        sum.seeds += 1;
-        sum.lease_reads += r.lease_reads;
-        sum.quorum_reads += r.quorum_reads;
-        sum.writes += r.writes;
-        sum.stale += r.stale;
-        sum.overlap_ns += r.overlap_ns;
-        sum.divergence += r.divergence;
-        sum.conf_changes += r.conf_changes;
-        if r.stale > 0 {
-            sum.stale_seeds += 1;
-        }
-        if r.overlap_ns > 0 {
-            sum.overlap_seeds += 1;
-        }
-        match r.lin {
-            Some(Lin::Ok) => sum.lin_ok += 1,
-            Some(Lin::Violation) => sum.lin_violation += 1,
-            _ => sum.lin_unknown += 1,
-        }
-        if (r.stale > 0 || r.overlap_ns > 0) && sum.first_bad_seed.is_none() {
-            sum.first_bad_seed = Some(*seed);
-        }
+        sum.add(*seed, &r.expect("every seed ran"));
     }
     sum
 }

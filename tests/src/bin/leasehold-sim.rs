@@ -1,64 +1,88 @@
-//! The main demonstration: runs every scenario over many seeds and prints a
-//! table. Correct configurations must show 0 stale reads and 0 overlap;
-//! every negative control must be caught.
-//!
-//! ```text
-//! cargo run --release -p leasehold-sim --bin leasehold-sim [-- --seeds N --threads T --only TEXT --seed S]
-//! ```
+//! The main demonstration: runs every scenario over many seeds under the
+//! random nemesis and prints a table. Correct configurations must show no
+//! stale read, no overlap and only linearizable histories; every negative
+//! control must be caught. `--explore N` runs N random configurations with
+//! every check on and stops at the first violation, printing the command
+//! that replays it.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use leasehold_sim::scenario::{self, run_scenario, run_seed, Scenario, Summary};
+use clap::Parser;
+use leasehold_sim::explore;
+use leasehold_sim::history::History;
+use leasehold_sim::scenario::{self, check, run_raw, run_scenario, Expect, Scenario, Summary};
 
+#[derive(Parser, Debug)]
+#[command(
+    name = "leasehold-sim",
+    about = "raft-rs clusters in virtual time under random faults, serving lease reads through leasehold-raft"
+)]
 struct Args {
+    /// Seeds per scenario (0..N).
+    #[arg(long, default_value_t = 200)]
     seeds: u64,
-    threads: usize,
+    /// Worker threads (default: available parallelism).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Only the scenarios whose name contains this text.
+    #[arg(long)]
     only: Option<String>,
+    /// Run this one seed of each selected scenario and print its result.
+    #[arg(long)]
     seed: Option<u64>,
+    /// Write the JSON history of every seed in which a checker fired (and
+    /// of `--seed`) into this directory.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Explore: run N random configurations (every check on), stop at the
+    /// first violation.
+    #[arg(long, value_name = "N")]
+    explore: Option<u64>,
+    /// First exploration seed.
+    #[arg(long, default_value_t = 0)]
+    explore_from: u64,
+    /// Replay one exploration seed.
+    #[arg(long, value_name = "S")]
+    explore_seed: Option<u64>,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        seeds: 200,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        only: None,
-        seed: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--seeds" => a.seeds = val()?.parse().map_err(|e| format!("--seeds: {e}"))?,
-            "--threads" => a.threads = val()?.parse().map_err(|e| format!("--threads: {e}"))?,
-            "--only" => a.only = Some(val()?),
-            "--seed" => a.seed = Some(val()?.parse().map_err(|e| format!("--seed: {e}"))?),
-            "-h" | "--help" => {
-                return Err(
-                    "usage: leasehold-sim [--seeds N] [--threads T] [--only TEXT] [--seed S]"
-                        .into(),
-                )
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
+fn write_history(dir: &PathBuf, name: &str, seed: u64, r: &leasehold_sim::sim::RunResult) {
+    let slug: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return;
     }
-    Ok(a)
+    let path = dir.join(format!("{slug}-seed-{seed}.json"));
+    match std::fs::write(&path, History::from_ops(&r.ops).to_json()) {
+        Ok(()) => eprintln!("    history written to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+}
+
+fn verdict(s: &Scenario, sum: &Summary) -> &'static str {
+    match (s.expect, sum.as_expected(s.expect)) {
+        (Expect::Clean, true) => "ok: clean",
+        (Expect::Clean, false) => "FAIL: not clean",
+        (Expect::Caught, true) => "ok: caught",
+        (Expect::Caught, false) => "FAIL: not caught",
+    }
 }
 
 fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
-    let verdict = match (s.correct, sum.as_expected(s.correct)) {
-        (true, true) => "ok: clean",
-        (true, false) => "FAIL: not clean",
-        (false, true) => "ok: caught",
-        (false, false) => "FAIL: not caught",
-    };
     format!(
-        "| {:<29} | {:>5} | {:>5} | {:>6} | {:>8} | {:>9} | {:>11} | {:>14} | {:>6.1}% | {:>10} | {:>5.1}s | {} |",
+        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>6.2}% | {:>11} | {:>5.0}s | {} |",
         s.name,
         s.cfg.nodes,
         sum.seeds,
+        sum.faults,
         sum.conf_changes,
+        sum.snapshots,
         sum.lease_reads,
         sum.quorum_reads,
         format!("{} ({})", sum.stale, sum.stale_seeds),
@@ -66,18 +90,95 @@ fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
         100.0 * sum.availability(),
         format!("{}/{}/{}", sum.lin_ok, sum.lin_violation, sum.lin_unknown),
         secs,
-        verdict,
+        verdict(s, sum),
     )
 }
 
-fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+fn explore_main(args: &Args, threads: usize) -> ExitCode {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let n = args.explore.unwrap_or(0);
+    let from = args.explore_from;
+    let next = AtomicU64::new(from);
+    let stop = AtomicBool::new(false);
+    let found = std::sync::Mutex::new(None::<u64>);
+    let done = AtomicU64::new(0);
+    let t0 = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= from + n {
+                    break;
+                }
+                let r = check(&run_raw(&explore::config(seed), seed));
+                if r.bad() {
+                    stop.store(true, Ordering::Relaxed);
+                    let mut f = found.lock().expect("no panics");
+                    if f.is_none_or(|s| seed < s) {
+                        *f = Some(seed);
+                    }
+                }
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if d % 10 == 0 {
+                    eprint!("\rexplored {d}/{n}");
+                    let _ = std::io::stderr().flush();
+                }
+            });
         }
-    };
+    });
+    eprint!("\r{:<40}\r", "");
+    let explored = done.load(Ordering::Relaxed);
+    match found.into_inner().expect("no panics") {
+        Some(seed) => {
+            let r = run_raw(&explore::config(seed), seed);
+            let c = check(&r);
+            println!("exploration seed {seed}: VIOLATION {c:?}");
+            println!("config: {:?}", explore::config(seed));
+            if let Some(dir) = &args.history {
+                write_history(dir, "explore", seed, &r);
+            }
+            println!(
+                "replay: cargo run --release -p leasehold-sim --bin leasehold-sim -- --explore-seed {seed}"
+            );
+            ExitCode::FAILURE
+        }
+        None => {
+            println!(
+                "explored {explored} random configurations (seeds {from}..{}) in {:.1}s: no stale read, no overlap, every history linearizable or over budget",
+                from + explored,
+                t0.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    if let Some(seed) = args.explore_seed {
+        let cfg = explore::config(seed);
+        let r = run_raw(&cfg, seed);
+        let c = check(&r);
+        println!("exploration seed {seed}: {c:?}\nconfig: {cfg:?}");
+        if let Some(dir) = &args.history {
+            write_history(dir, "explore", seed, &r);
+        }
+        return if c.bad() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    if args.explore.is_some() {
+        return explore_main(&args, threads);
+    }
     let scenarios: Vec<Scenario> = scenario::all()
         .into_iter()
         .filter(|s| {
@@ -86,33 +187,48 @@ fn main() -> ExitCode {
                 .is_none_or(|o| s.name.contains(o.as_str()))
         })
         .collect();
+    if scenarios.is_empty() {
+        eprintln!("no scenario matches --only {:?}", args.only);
+        return ExitCode::from(2);
+    }
     if let Some(seed) = args.seed {
         for s in &scenarios {
-            let r = run_seed(&s.cfg, seed);
-            println!("{}: seed {seed}: {r:?}", s.name);
+            let r = run_raw(&s.cfg, seed);
+            let c = check(&r);
+            println!(
+                "{}: seed {seed}: {c:?}; (pre-vote, min_election_tick) = {:?}",
+                s.name, r.raft_variant
+            );
+            for i in leasehold_sim::check::stale_reads(&r.ops).iter().take(5) {
+                println!("  stale read: {:?}", r.ops[*i]);
+            }
+            if let Some(dir) = &args.history {
+                write_history(dir, s.name, seed, &r);
+            }
         }
         return ExitCode::SUCCESS;
     }
     println!(
-        "leasehold-sim: raft-rs 0.7 clusters in virtual time; tick {:?}, election timeout {} ticks, \
-         heartbeat 2 ticks, drift bound {} ppm; correct lease {:?} (LeaseConfig)",
+        "leasehold-sim: raft-rs 0.7 clusters in virtual time through leasehold-raft; tick {:?}, election_tick {}, \
+         heartbeat 2 ticks, drift bound {} ppm; random overlapping faults; pre-vote on/off and min_election_tick {:?} per seed",
         scenario::TICK,
         scenario::ELECTION_TICKS,
         scenario::DRIFT_PPM,
-        scenario::correct_lease(),
+        scenario::MIN_ELECTION_TICKS,
     );
     println!(
-        "seeds 0..{} per scenario, {} virtual seconds each; {} threads",
-        args.seeds, 10, args.threads
+        "seeds 0..{} per scenario, {} virtual seconds each; {threads} threads",
+        args.seeds,
+        scenario::base(3).duration.as_secs()
     );
     println!();
     println!(
-        "| {:<29} | {:>5} | {:>5} | {:>6} | {:>8} | {:>9} | {:>11} | {:>14} | {:>7} | {:>10} | {:>6} | verdict |",
-        "scenario", "nodes", "seeds", "conf", "lease rd", "quorum rd", "stale (sd)", "overlap ms", "local", "lin ok/x/?", "time"
+        "| {:<31} | {:>2} | {:>5} | {:>6} | {:>4} | {:>5} | {:>8} | {:>8} | {:>11} | {:>15} | {:>7} | {:>11} | {:>6} | verdict |",
+        "scenario", "n", "seeds", "faults", "conf", "snaps", "lease rd", "index rd", "stale (sd)", "overlap ms (sd)", "local", "lin ok/x/?", "time"
     );
     println!(
-        "|{:-<31}|{:-<7}|{:-<7}|{:-<8}|{:-<10}|{:-<11}|{:-<13}|{:-<16}|{:-<9}|{:-<12}|{:-<8}|{:-<9}|",
-        "", "", "", "", "", "", "", "", "", "", "", ""
+        "|{:-<33}|{:-<4}|{:-<7}|{:-<8}|{:-<6}|{:-<7}|{:-<10}|{:-<10}|{:-<13}|{:-<17}|{:-<9}|{:-<13}|{:-<8}|{:-<9}|",
+        "", "", "", "", "", "", "", "", "", "", "", "", "", ""
     );
     let start = Instant::now();
     let mut all_ok = true;
@@ -124,7 +240,7 @@ fn main() -> ExitCode {
         let progress = move |done: usize| {
             if done.is_multiple_of(10) || done as u64 == n {
                 eprint!(
-                    "\r[{}/{}] {:<30} {:>4}/{} seeds",
+                    "\r[{}/{}] {:<32} {:>4}/{} seeds",
                     k + 1,
                     total,
                     name,
@@ -134,23 +250,32 @@ fn main() -> ExitCode {
                 let _ = std::io::stderr().flush();
             }
         };
-        let sum = run_scenario(s, 0..n, args.threads, &progress);
-        eprint!("\r{:<70}\r", "");
-        all_ok &= sum.as_expected(s.correct);
+        let sum = run_scenario(s, 0..n, threads, &progress);
+        eprint!("\r{:<72}\r", "");
+        all_ok &= sum.as_expected(s.expect);
         println!("{}", row(s, &sum, t0.elapsed().as_secs_f64()));
         if let Some(seed) = sum.first_bad_seed {
-            if !s.correct {
-                eprintln!("    {}: first seed caught: {seed}", s.name);
+            eprintln!(
+                "    {}: {} of {} seeds caught, first {seed} (--only {:?} --seed {seed})",
+                s.name, sum.bad_seeds, sum.seeds, s.name
+            );
+            if let Some(dir) = &args.history {
+                write_history(dir, s.name, seed, &run_raw(&s.cfg, seed));
             }
+        }
+        if s.expect == Expect::Clean && sum.lin_unknown > 0 {
+            eprintln!(
+                "    {}: {} histories over the search budget",
+                s.name, sum.lin_unknown
+            );
         }
     }
     println!();
     println!(
-        "conf = membership changes committed (joint consensus: entering and leaving count apart); \
-         stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while \
-         another led a higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the \
-         lease); local = share of reads served under the lease; lin = histories linearizable / not / \
-         over the search budget"
+        "faults = faults injected; conf = membership changes committed; snaps = snapshots installed by lagging nodes; \
+         stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while another led a \
+         higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the lease); local = share of reads \
+         served under the lease; lin = histories linearizable / not / over the search budget"
     );
     println!(
         "total {:.1}s: {}",
