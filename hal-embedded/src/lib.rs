@@ -20,6 +20,11 @@
 //! [`ExtendedClock`] joins a [`Counter`] and an [`Extender`] into a `Clock`.
 //! With the `cortex-m` feature, `SysTickClock` is that clock on SysTick.
 //!
+//! Two clocks need no extension: [`MtimeClock`] reads a RISC-V CLINT's
+//! 64-bit `mtime` (on rv32 without a retry: a carry of the low half between
+//! the loads reads as the value at the carry), and, with the `embassy`
+//! feature, `EmbassyClock` reads embassy-time's time driver.
+//!
 //! # Instants
 //!
 //! `now()` converts the 64-bit tick count to nanoseconds with exact integer
