@@ -87,7 +87,7 @@ pub fn base(nodes: usize) -> SimConfig {
             loss: 0.01,
             dup: 0.02,
         },
-        nemesis: NemesisConfig::all(Duration::from_millis(250)),
+        nemesis: NemesisConfig::all(Duration::from_millis(300)),
         apply: ApplyConfig {
             lag_prob: 0.3,
             max_lag: Duration::from_millis(50),
@@ -145,7 +145,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "tags reused across restarts",
-        Caught,
+        Scripted("driver test a_previous_incarnations_tags_never_match"),
         "hole 4: tags are bare sequence numbers restarting at 1 with every incarnation, and followers echo any request they stepped (invariant 17)",
         &guard(|s| s.unique_tags = false),
     );
@@ -169,7 +169,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "no vote guard, pre-vote off",
-        Caught,
+        Scripted("vote_guard_a_follower_forgets_its_leader"),
         "hole 2: no vote guard after accepted leader messages; only raft-rs's in_lease rule (pre-vote off)",
         &|c| {
             guard(|s| s.vote_guard = false)(c);
@@ -178,7 +178,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "no vote guard, pre-vote on",
-        Caught,
+        Scripted("vote_guard_a_follower_forgets_its_leader"),
         "hole 2 with pre-vote on",
         &|c| {
             guard(|s| s.vote_guard = false)(c);
@@ -187,7 +187,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "no restart guard",
-        Caught,
+        Scripted("restart_guard_a_restarted_follower_votes_at_once"),
         "the vote guard is not armed when a node starts (invariant 15)",
         &guard(|s| s.restart_guard = false),
     );
@@ -205,7 +205,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "no validation after read",
-        Caught,
+        Scripted("driver test reads_are_validated_after_the_snapshot"),
         "a local read is checked before its snapshot only (invariant 12)",
         &guard(|s| s.validate_after_read = false),
     );
@@ -263,7 +263,7 @@ pub fn all() -> Vec<Scenario> {
     );
     row(
         "check-quorum off",
-        Caught,
+        Scripted("LeaseConfig refuses it: config test every_error"),
         "raft-rs runs without check-quorum (LeaseConfig refuses it; the lease is derived as if on)",
         &|c| c.check_quorum = false,
     );

@@ -125,7 +125,7 @@ fn explore_main(args: &Args, threads: usize) -> ExitCode {
                     }
                 }
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 10 == 0 {
+                if d.is_multiple_of(10) {
                     eprint!("\rexplored {d}/{n}");
                     let _ = std::io::stderr().flush();
                 }
