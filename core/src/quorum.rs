@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use heapless::Vec;
+
 use crate::{Instant, Stamp};
 
 /// Role bit: the peer is a voter of the incoming (or only) configuration.
@@ -66,8 +68,8 @@ impl core::error::Error for TrackerError {}
 /// known to have followed this leader.
 ///
 /// `N` is the capacity in distinct peers (both sets of a joint configuration
-/// together). Everything lives in fixed arrays: no allocation, `O(N)` work
-/// per ack.
+/// together). Everything lives in one fixed-capacity `heapless::Vec`: no
+/// allocation, `O(N)` work per ack.
 ///
 /// # What counts
 ///
@@ -141,18 +143,10 @@ impl core::error::Error for TrackerError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumTracker<const N: usize> {
     self_id: u64,
-    /// Number of peers in the membership; they occupy slots `..len` of the
-    /// arrays below. Slots from `len` on are always zero, so that the
-    /// derived `PartialEq` compares only meaningful state.
-    len: usize,
-    ids: [u64; N],
-    /// `INCOMING` and/or `OUTGOING` for each peer in the membership.
-    roles: [u8; N],
-    /// The freshest ack of each peer as [`Instant::as_nanos`], `0` for none
-    /// (an `Instant` is never zero, so `0` is free and sorts below every
-    /// ack). Every stored ack belongs to generation `floor`, which is why
-    /// only the instant is kept.
-    acks: [u64; N],
+    /// Every peer of the membership, once, in the order first named by
+    /// [`set_membership`](Self::set_membership) (a peer's index is its
+    /// slot). The derived `PartialEq` compares only these `len()` entries.
+    peers: Vec<Peer, N>,
     /// Whether an outgoing voter set is in force (joint consensus).
     joint: bool,
     /// Acks of an older generation are ignored.
@@ -165,18 +159,30 @@ pub struct QuorumTracker<const N: usize> {
     quorum: Option<Stamp>,
 }
 
+/// One peer of the membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Peer {
+    id: u64,
+    /// The freshest ack as [`Instant::as_nanos`], `0` for none (an `Instant`
+    /// is never zero, so `0` is free and sorts below every ack). Every
+    /// stored ack belongs to generation `floor`, which is why only the
+    /// instant is kept.
+    ack: u64,
+    /// `INCOMING` and/or `OUTGOING`.
+    role: u8,
+}
+
 #[cfg(feature = "defmt")]
 impl<const N: usize> defmt::Format for QuorumTracker<N> {
-    /// Formats the membership (ids, roles, freshest acks in ns, 0 for none)
-    /// and the quorum stamp.
+    /// Formats the membership (per peer: id, freshest ack in ns, 0 for none,
+    /// role bits) and the quorum stamp.
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
             f,
-            "QuorumTracker {{ self_id: {=u64}, ids: {=[?]}, roles: {=[u8]}, acks: {=[?]}, joint: {=bool}, floor: {=u64}, quorum: {} }}",
+            "QuorumTracker {{ self_id: {=u64}, peers: {=[?]}, joint: {=bool}, floor: {=u64}, quorum: {} }}",
             self.self_id,
-            &self.ids[..self.len],
-            &self.roles[..self.len],
-            &self.acks[..self.len],
+            self.peers.as_slice(),
             self.joint,
             self.floor,
             self.quorum
@@ -191,10 +197,7 @@ impl<const N: usize> QuorumTracker<N> {
     pub const fn new(self_id: u64) -> QuorumTracker<N> {
         QuorumTracker {
             self_id,
-            len: 0,
-            ids: [0; N],
-            roles: [0; N],
-            acks: [0; N],
+            peers: Vec::new(),
             joint: false,
             floor: 0,
             incoming_quorum: None,
@@ -232,7 +235,7 @@ impl<const N: usize> QuorumTracker<N> {
 
     /// The freshest ack that counts for `peer`, if it is a voter and has one.
     pub fn ack(&self, peer: u64) -> Option<Stamp> {
-        let nanos = *self.acks.get(self.slot_of(peer)?)?;
+        let nanos = self.peers.get(self.slot_of(peer)?)?.ack;
         Some(Stamp::new(Instant::from_nanos(nanos)?, self.floor))
     }
 
@@ -279,17 +282,17 @@ impl<const N: usize> QuorumTracker<N> {
             self.clear_acks();
         }
         let new = stamp.instant().as_nanos();
-        let (Some(ack), Some(&role)) = (self.acks.get_mut(slot), self.roles.get(slot)) else {
-            // Unreachable: slot_of only returns slots below len <= N.
+        let Some(p) = self.peers.get_mut(slot) else {
+            // Unreachable: slot_of only returns slots below len().
             return Ok(None);
         };
-        let old = *ack;
+        let (old, role) = (p.ack, p.role);
         if old >= new {
             // A late response to an older request: acks never move back.
             // (Also keeps the single-increase premise of `advance`.)
             return Ok(None);
         }
-        *ack = new;
+        p.ack = new;
         if role & INCOMING != 0 {
             self.incoming_quorum = self.advance(INCOMING, self.incoming_quorum, old);
         }
@@ -329,45 +332,32 @@ impl<const N: usize> QuorumTracker<N> {
             return Err(TrackerError::EmptyVoterSet);
         }
         // Build the new membership aside, so that an error leaves self untouched.
-        let mut ids = [0u64; N];
-        let mut roles = [0u8; N];
-        let mut len = 0usize;
+        let mut peers = Vec::<Peer, N>::new();
         for (list, role) in [(voters, INCOMING), (outgoing_voters, OUTGOING)] {
-            for &peer in list {
-                let known = ids.iter().take(len).position(|&id| id == peer);
-                match known.and_then(|slot| roles.get_mut(slot)) {
-                    Some(r) if *r & role != 0 => {
-                        return Err(TrackerError::DuplicatePeer { peer });
+            for &id in list {
+                match peers.iter_mut().find(|p| p.id == id) {
+                    Some(p) if p.role & role != 0 => {
+                        return Err(TrackerError::DuplicatePeer { peer: id });
                     }
-                    Some(r) => *r |= role,
-                    None => {
-                        // A failing get_mut is exactly "len == N": capacity exhausted.
-                        let (Some(id), Some(r)) = (ids.get_mut(len), roles.get_mut(len)) else {
-                            return Err(TrackerError::TooManyPeers { capacity: N });
-                        };
-                        *id = peer;
-                        *r = role;
-                        len += 1;
-                    }
+                    Some(p) => p.role |= role,
+                    None => peers
+                        .push(Peer { id, ack: 0, role })
+                        .map_err(|_| TrackerError::TooManyPeers { capacity: N })?,
                 }
             }
         }
 
-        let mut acks = [0u64; N];
         let single_voter = outgoing_voters.is_empty() && voters.len() == 1;
         if !single_voter {
             // Carry over the acks of peers that stay; anyone else starts
             // empty, so a removed peer that is re-added later cannot bring
             // its old ack back.
-            for (ack, &peer) in acks.iter_mut().zip(ids.iter().take(len)) {
-                *ack = self.ack(peer).map_or(0, |s| s.instant().as_nanos());
+            for p in &mut peers {
+                p.ack = self.ack(p.id).map_or(0, |s| s.instant().as_nanos());
             }
         }
 
-        self.ids = ids;
-        self.roles = roles;
-        self.acks = acks;
-        self.len = len;
+        self.peers = peers;
         self.joint = !outgoing_voters.is_empty();
         // Both sets changed arbitrarily: select from scratch.
         self.incoming_quorum = self.select(INCOMING);
@@ -400,11 +390,13 @@ impl<const N: usize> QuorumTracker<N> {
     /// The slot of `peer` in the current membership.
     #[inline]
     fn slot_of(&self, peer: u64) -> Option<usize> {
-        self.ids.iter().take(self.len).position(|&id| id == peer)
+        self.peers.iter().position(|p| p.id == peer)
     }
 
     fn clear_acks(&mut self) {
-        self.acks = [0; N];
+        for p in &mut self.peers {
+            p.ack = 0;
+        }
         self.incoming_quorum = None;
         self.outgoing_quorum = None;
     }
@@ -424,12 +416,10 @@ impl<const N: usize> QuorumTracker<N> {
     /// The acks of the voters with `role`, in slot order.
     #[inline]
     fn members(&self, role: u8) -> impl Iterator<Item = u64> + '_ {
-        self.roles
+        self.peers
             .iter()
-            .zip(self.acks.iter())
-            .take(self.len)
-            .filter(move |(r, _)| **r & role != 0)
-            .map(|(_, &ack)| ack)
+            .filter(move |p| p.role & role != 0)
+            .map(|p| p.ack)
     }
 
     /// The quorum of the `role` set after one of its members' ack rose from
@@ -467,11 +457,7 @@ impl<const N: usize> QuorumTracker<N> {
         } else {
             // Outside joint consensus every peer is an incoming voter: skip
             // the role filter on the hot path.
-            self.acks
-                .iter()
-                .take(self.len)
-                .copied()
-                .for_each(&mut count);
+            self.peers.iter().map(|p| p.ack).for_each(&mut count);
         }
         if above > size / 2 {
             Instant::from_nanos(min_above)
