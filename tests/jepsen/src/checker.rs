@@ -13,7 +13,10 @@ use leasehold_sim::history::History;
 use crate::client::{OpKind, Outcome, Rec};
 use crate::protocol::{ReadKind, Served};
 
-/// Search budget of the linearizability checker (the simulation's).
+/// Search budget of the linearizability checker per operation (a
+/// linearization takes one step per operation; the rest is backtracking).
+pub const LIN_BUDGET_PER_OP: usize = 20;
+/// Smallest budget (the simulation's).
 pub const LIN_BUDGET: usize = 200_000;
 
 /// The checkers' verdict on one history.
@@ -104,7 +107,7 @@ pub fn check(recs: &[Rec], path: &Path) -> std::io::Result<Verdict> {
         unknown: 0,
         failed: 0,
         stale: stale_reads(&ops).len(),
-        lin: linearizable(&ops, LIN_BUDGET),
+        lin: linearizable(&ops, LIN_BUDGET.max(ops.len() * LIN_BUDGET_PER_OP)),
     };
     for r in recs {
         match r.outcome {

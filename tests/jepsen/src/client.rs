@@ -114,6 +114,17 @@ impl Shared {
     }
 }
 
+/// Why a call got no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallError {
+    /// The request was certainly not sent.
+    NotSent,
+    /// No reply in time; the connection is still usable.
+    TimedOut,
+    /// The connection failed after the request may have been sent.
+    Broken,
+}
+
 /// A connection to one node's client port.
 struct Conn {
     reader: BufReader<TcpStream>,
@@ -132,23 +143,37 @@ impl Conn {
         })
     }
 
-    /// Sends `req` and waits for its reply. `Err(true)`: the request may
-    /// have been delivered; `Err(false)`: certainly not sent.
-    fn call(&mut self, req: &Request) -> Result<Reply, bool> {
+    /// Sends `req` and waits for its reply. A request whose reply did not
+    /// come in time stays on the connection (a client of a stopped node
+    /// keeps its connection; its requests queue up in the socket), and its
+    /// late reply is skipped by id.
+    fn call(&mut self, req: &Request) -> Result<Reply, CallError> {
         let line = format!("{req}\n");
-        self.writer.write_all(line.as_bytes()).map_err(|_| false)?;
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|_| CallError::NotSent)?;
         let mut buf = String::new();
         loop {
             buf.clear();
             match self.reader.read_line(&mut buf) {
-                Ok(0) | Err(_) => return Err(true),
+                Ok(0) => return Err(CallError::Broken),
                 Ok(_) => {}
+                Err(e)
+                    if buf.is_empty()
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    return Err(CallError::TimedOut)
+                }
+                Err(_) => return Err(CallError::Broken),
             }
             match Reply::parse(buf.trim_end()) {
                 Ok(r) if r.id() == req.id() => return Ok(r),
                 // A late reply to an earlier request on this connection.
                 Ok(_) => continue,
-                Err(_) => return Err(true),
+                Err(_) => return Err(CallError::Broken),
             }
         }
     }
@@ -208,7 +233,10 @@ pub fn run_client(spec: ClientSpec, shared: &Shared) -> Vec<Rec> {
         };
         let req = match kind {
             OpKind::Write => Request::Write { id: req_id, value },
-            OpKind::Read(k) => Request::Read { id: req_id, kind: k },
+            OpKind::Read(k) => Request::Read {
+                id: req_id,
+                kind: k,
+            },
         };
         let invoke = shared.now();
         let result = match conns.entry(node) {
@@ -216,7 +244,7 @@ pub fn run_client(spec: ClientSpec, shared: &Shared) -> Vec<Rec> {
             std::collections::hash_map::Entry::Vacant(v) => {
                 match Conn::open(shared.addrs[node], spec.timeout) {
                     Some(c) => v.insert(c).call(&req),
-                    None => Err(false),
+                    None => Err(CallError::NotSent),
                 }
             }
         };
@@ -230,24 +258,21 @@ pub fn run_client(spec: ClientSpec, shared: &Shared) -> Vec<Rec> {
             }) => Outcome::Ok(v, index, served),
             Ok(Reply::NotLeader { leader, .. }) => {
                 if spec.bound.is_none() && leader >= 1 && (leader as usize) <= n {
-                    shared
-                        .leader
-                        .store(leader as usize - 1, Ordering::Relaxed);
+                    shared.leader.store(leader as usize - 1, Ordering::Relaxed);
                 }
                 Outcome::Fail
             }
             Ok(Reply::Err { .. }) => Outcome::Fail,
             Ok(Reply::Timeout { .. } | Reply::Status { .. }) => Outcome::Unknown,
-            Err(maybe_sent) => {
-                // Drop the connection: a late reply must not be taken for
-                // the next request's.
+            Err(CallError::TimedOut) => Outcome::Unknown,
+            Err(CallError::Broken) => {
                 conns.remove(&node);
-                if maybe_sent {
-                    Outcome::Unknown
-                } else {
-                    thread::sleep(Duration::from_millis(5));
-                    Outcome::Fail
-                }
+                Outcome::Unknown
+            }
+            Err(CallError::NotSent) => {
+                conns.remove(&node);
+                thread::sleep(Duration::from_millis(5));
+                Outcome::Fail
             }
         };
         ops.push(Rec {

@@ -216,7 +216,9 @@ impl Cluster {
                     .arg(format!("{}={}", j + 1, self.links.addr(i, j)));
             }
         }
-        cmd.args(&self.spec.args).stdin(Stdio::null()).stdout(Stdio::null());
+        cmd.args(&self.spec.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
         match &self.spec.log_dir {
             Some(d) => {
                 std::fs::create_dir_all(d)?;

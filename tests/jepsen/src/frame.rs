@@ -89,7 +89,9 @@ impl fmt::Display for FrameError {
             FrameError::BadMessage => f.write_str("raft message does not parse"),
             FrameError::NoHello => f.write_str("first frame is not a hello"),
             FrameError::UnknownPeer(id) => write!(f, "hello from unknown peer {id}"),
-            FrameError::Misaddressed { from, to } => write!(f, "message {from} -> {to} on this connection"),
+            FrameError::Misaddressed { from, to } => {
+                write!(f, "message {from} -> {to} on this connection")
+            }
         }
     }
 }
@@ -209,7 +211,9 @@ fn push_frame(out: &mut Vec<u8>, body_start: usize) -> Result<(), FrameError> {
     let len = out.len() - body_start;
     if len > FRAME_LIMIT {
         out.truncate(body_start - HEADER_LEN);
-        return Err(FrameError::Oversized(u32::try_from(len).unwrap_or(u32::MAX)));
+        return Err(FrameError::Oversized(
+            u32::try_from(len).unwrap_or(u32::MAX),
+        ));
     }
     let crc = crc32fast::hash(&out[body_start..]);
     let h = body_start - HEADER_LEN;

@@ -207,10 +207,17 @@ fn inject(
             } else {
                 follower(shared, rng, n)
             };
+            // A deposed leader must stay stopped until its successor has
+            // committed writes, or there is nothing to read stale.
+            let d = if fault == Fault::PauseLeader {
+                ms(rng, et * 3, et * 8)
+            } else {
+                long
+            };
             cluster.pause(node);
-            sleep_until(until, long);
+            sleep_until(until, d);
             cluster.resume(node);
-            Some(format!("node {} stopped {long:?}", node + 1))
+            Some(format!("node {} stopped {d:?}", node + 1))
         }
         Fault::KillRestart => {
             let node = if rng.chance(0.5) {
@@ -368,6 +375,10 @@ fn slow_leader_clock(
     Some(format!(
         "node {} clock x0.2{}",
         node + 1,
-        if led { ", led, isolated" } else { ", never led" }
+        if led {
+            ", led, isolated"
+        } else {
+            ", never led"
+        }
     ))
 }

@@ -359,7 +359,6 @@ fn client_conn(stream: TcpStream, tx: &Sender<Event>) {
     }
 }
 
-
 impl Node {
     fn main_loop(&mut self, rx: &Receiver<Event>) -> Result<(), String> {
         self.observe();
@@ -539,12 +538,32 @@ impl Node {
         }
     }
 
-    /// A leader that stepped down loses its pending ReadIndex rounds
-    /// (raft-rs drops them): they end as leadership losses.
+    /// A leader that stepped down loses the ReadIndex rounds raft-rs has
+    /// not answered yet (it drops them): they end as leadership losses.
+    /// Rounds it already answered with a read state are served once that
+    /// index is applied, as any raft-rs node does (in `Safe` mode a read
+    /// state means a quorum confirmed the leader after the read began; in
+    /// `LeaseBased` mode it is raft-rs's clockless promise, which is what
+    /// the control tests).
     fn role_change(&mut self) {
         let leader = self.leader();
         if self.was_leader && !leader {
-            for (_, r) in self.reads.drain() {
+            for rs in &self.raw.raft.read_states {
+                let mut b = [0u8; 8];
+                if rs.request_ctx.len() == 8 {
+                    b.copy_from_slice(&rs.request_ctx);
+                }
+                if let Some(r) = self.reads.get_mut(&u64::from_le_bytes(b)) {
+                    r.index = Some(rs.index);
+                }
+            }
+            let dropped: Vec<u64> = self
+                .reads
+                .iter()
+                .filter(|(_, r)| r.index.is_none())
+                .map(|(&c, _)| c)
+                .collect();
+            for r in dropped.into_iter().filter_map(|c| self.reads.remove(&c)) {
                 if let Some(l) = self.lease.as_mut() {
                     let _: RoundOutcome =
                         l.finish_read_index(r.stamp, &Err(ReadIndexError::NotLeader));
@@ -700,10 +719,7 @@ impl Node {
                 )
             }
         };
-        let clock = self
-            .clock
-            .now()
-            .map_or(0, |i: Instant| i.as_nanos());
+        let clock = self.clock.now().map_or(0, |i: Instant| i.as_nanos());
         format!(
             "{{\"id\":{},\"role\":\"{role}\",\"term\":{},\"leader\":{},\"commit\":{},\"applied\":{},\"ticks\":{},\"clock_ns\":{clock},\"lease_reads\":{},\"index_reads\":{},\"writes\":{},\"lease\":{lease},\"net\":{}}}",
             self.cfg.id,

@@ -59,12 +59,7 @@ fn readings() -> Vec<u64> {
 
 /// Probe mode: prints every clock, sleeps 200 ms, prints again.
 pub fn print_readings() {
-    let line = |v: Vec<u64>| {
-        v.iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let line = |v: Vec<u64>| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
     println!("{}", line(readings()));
     std::thread::sleep(Duration::from_millis(200));
     println!("{}", line(readings()));

@@ -175,7 +175,9 @@ fn warm_up(cluster: &Cluster, shared: &Shared, timeout: Duration) -> Result<(), 
 /// could not be written.
 pub fn run(s: &Scenario, spec: &RunSpec) -> Result<RunResult, String> {
     let started = Instant::now();
-    let dir = spec.dir.join(format!("{}-seed-{}", slug(s.name), spec.seed));
+    let dir = spec
+        .dir
+        .join(format!("{}-seed-{}", slug(s.name), spec.seed));
     let _ = std::fs::remove_dir_all(&dir);
     let mut cluster = Cluster::start(ClusterSpec {
         nodes: s.nodes,
@@ -195,12 +197,7 @@ pub fn run(s: &Scenario, spec: &RunSpec) -> Result<RunResult, String> {
         );
         warm_up(&cluster, &probe, Duration::from_secs(20))?;
     }
-    let shared = Shared::new(
-        addrs,
-        cluster.incarnations.clone(),
-        spec.bench,
-        spec.window,
-    );
+    let shared = Shared::new(addrs, cluster.incarnations.clone(), spec.bench, spec.window);
     let poller = {
         let sh = shared.clone();
         thread::spawn(move || poll_status(&sh, Duration::from_millis(100)))
@@ -214,7 +211,13 @@ pub fn run(s: &Scenario, spec: &RunSpec) -> Result<RunResult, String> {
                 bound: (c % 2 == 1).then_some((c / 2) % s.nodes),
                 write_share: 0.25,
                 think: Duration::from_millis(4),
-                timeout: Duration::from_millis(400),
+                // Bound clients give up soon and ask again, as a client of
+                // a stopped node does: their reads are recent when it resumes.
+                timeout: if c % 2 == 1 {
+                    spec.timing.election_timeout() / 2
+                } else {
+                    Duration::from_millis(400)
+                },
                 seed: spec.seed.wrapping_mul(1000).wrapping_add(c as u64),
             };
             thread::spawn(move || run_client(cs, &sh))

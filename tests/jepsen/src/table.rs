@@ -18,7 +18,9 @@ pub fn header() -> String {
 /// Whether a row came out as it must.
 pub fn as_expected(s: &Scenario, r: &RunResult) -> bool {
     match s.expect {
-        Expect::Clean => !r.verdict.caught() && r.verdict.lin == Lin::Ok && r.nemesis.crashes.is_empty(),
+        Expect::Clean => {
+            !r.verdict.caught() && r.verdict.lin == Lin::Ok && r.nemesis.crashes.is_empty()
+        }
         Expect::Caught => r.verdict.caught(),
     }
 }

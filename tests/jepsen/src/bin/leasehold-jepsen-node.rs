@@ -44,7 +44,9 @@ fn peer(s: &str) -> Result<(u64, SocketAddr), String> {
     if id == 0 {
         return Err("peer id 0 is reserved".into());
     }
-    let addr: SocketAddr = addr.parse().map_err(|e| format!("bad address {addr:?}: {e}"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("bad address {addr:?}: {e}"))?;
     Ok((id, addr))
 }
 

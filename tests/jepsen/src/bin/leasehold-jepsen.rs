@@ -32,7 +32,7 @@ struct Args {
     #[arg(long)]
     secs: Option<u64>,
     /// Concurrent clients.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=64))]
     clients: u64,
     /// Where data, node logs and the JSON histories go.
     #[arg(long, default_value = "target/jepsen")]
@@ -94,7 +94,9 @@ fn main() -> ExitCode {
     let lib = faketime_lib();
     let mut lease_clock_faked = false;
     match &lib {
-        None => println!("libfaketime: not installed (apt-get install faketime); clock-rate faults are skipped"),
+        None => println!(
+            "libfaketime: not installed (apt-get install faketime); clock-rate faults are skipped"
+        ),
         Some(lib) => {
             for rate in [0.2, 3.0] {
                 match probe::measure(&exe, lib, rate) {
@@ -129,7 +131,10 @@ fn main() -> ExitCode {
             .any(|f| f.0 == Fault::SlowLeaderClock || f.0 == Fault::ClockWithinBound);
         let needs_clock = s.faults.iter().all(|f| f.0 == Fault::SlowLeaderClock);
         if needs_clock && !lease_clock_faked {
-            println!("| {:<39} | skipped: libfaketime does not change the lease clock here |", s.name);
+            println!(
+                "| {:<39} | skipped: libfaketime does not change the lease clock here |",
+                s.name
+            );
             all_ok = false;
             continue;
         }
@@ -137,8 +142,10 @@ fn main() -> ExitCode {
             node_bin: node_bin.clone(),
             dir: args.dir.clone(),
             timing,
-            secs: args.secs.unwrap_or(if args.quick { s.secs.1 } else { s.secs.0 }),
-            bench: Duration::from_secs(if args.quick { 2 } else { 4 }),
+            secs: args
+                .secs
+                .unwrap_or(if args.quick { s.secs.1 } else { s.secs.0 }),
+            bench: Duration::from_secs(2),
             window: Duration::from_millis(250),
             seed: args.seed,
             clients: args.clients as usize,
@@ -151,7 +158,11 @@ fn main() -> ExitCode {
                 eprintln!(
                     "    faults: {}{}",
                     table::fault_mix(&r),
-                    if uses_clock && !lease_clock_faked { " (clock faults had no effect)" } else { "" }
+                    if uses_clock && !lease_clock_faked {
+                        " (clock faults had no effect)"
+                    } else {
+                        ""
+                    }
                 );
                 for c in &r.nemesis.crashes {
                     eprintln!("    {c}");
