@@ -216,7 +216,7 @@ pub fn run_client(spec: ClientSpec, shared: &Shared) -> Vec<Rec> {
             _ => shared.leader().unwrap_or_else(|| rng.pick(n)),
         };
         let kind = if bench {
-            if (t / shared.window) % 2 == 0 {
+            if (t / shared.window).is_multiple_of(2) {
                 OpKind::Read(ReadKind::Lease)
             } else {
                 OpKind::Read(ReadKind::Index)

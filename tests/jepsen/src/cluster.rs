@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::proxy::Links;
 
@@ -318,9 +317,4 @@ fn set_death_signal(cmd: &mut Command) {
             Ok(())
         });
     }
-}
-
-/// Sleeps a little so a just-started process can bind its ports.
-pub fn settle() {
-    std::thread::sleep(Duration::from_millis(50));
 }

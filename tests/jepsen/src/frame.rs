@@ -383,7 +383,7 @@ mod tests {
         check(b"GET / HTTP/1.1\r\n".to_vec(), FrameError::BadMagic);
         check(MAGIC.to_vec(), FrameError::Io(io::ErrorKind::UnexpectedEof));
         // A header that claims the whole limit but is cut short allocates
-        // only what arrived.
+        // what arrived plus at most one read chunk.
         let mut cut = MAGIC.to_vec();
         cut.extend_from_slice(&(FRAME_LIMIT as u32).to_le_bytes());
         cut.extend_from_slice(&[0; 4]);
@@ -393,15 +393,17 @@ mod tests {
             r.next(&mut io::Cursor::new(cut)),
             Err(FrameError::Io(io::ErrorKind::UnexpectedEof))
         );
-        assert!(r.buffer_capacity() <= READ_CHUNK);
+        assert!(r.buffer_capacity() <= 100 + READ_CHUNK);
     }
 
     #[test]
     fn a_message_above_the_limit_is_not_encoded() {
         let mut m = msg(1, 2);
         m.set_msg_type(MessageType::MsgAppend);
-        let mut e = raft::eraftpb::Entry::default();
-        e.data = vec![0u8; FRAME_LIMIT].into();
+        let e = raft::eraftpb::Entry {
+            data: vec![0u8; FRAME_LIMIT].into(),
+            ..Default::default()
+        };
         m.entries.push(e);
         let mut out = vec![1, 2, 3];
         assert!(matches!(

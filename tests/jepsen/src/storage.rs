@@ -179,10 +179,11 @@ mod tests {
     use raft::Storage;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -194,10 +195,12 @@ mod tests {
         let store = MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
         let (mut log, r) = DurableLog::open(&path, &store, Sync::Never).unwrap();
         assert_eq!(r, Replay::default());
-        let mut hs = HardState::default();
-        hs.term = 2;
-        hs.vote = 3;
-        hs.commit = 1;
+        let hs = HardState {
+            term: 2,
+            vote: 3,
+            commit: 1,
+            ..Default::default()
+        };
         log.persist(&[entry(1, 1), entry(2, 1), entry(3, 1)], Some(&hs))
             .unwrap();
         // A new leader overwrites index 3.

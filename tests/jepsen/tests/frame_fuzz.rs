@@ -83,10 +83,11 @@ fn message(from: u64, to: u64, kind: u8, entries: usize) -> Message {
     m.to = to;
     m.term = 7;
     for i in 0..entries {
-        let mut e = Entry::default();
-        e.index = i as u64 + 1;
-        e.data = vec![i as u8; 8].into();
-        m.entries.push(e);
+        m.entries.push(Entry {
+            index: i as u64 + 1,
+            data: vec![i as u8; 8].into(),
+            ..Default::default()
+        });
     }
     m
 }
