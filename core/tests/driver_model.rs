@@ -265,7 +265,7 @@ proptest! {
                         prop_assert!(typed, "{:?}", err);
                     }
                 }
-                Ev::Send { to, dt, clock_ok } => {
+                Ev::Send { to, clock_ok, .. } => {
                     let want = m.apply(e);
                     let now = if clock_ok { at(m.now) } else { Err(ClockError::Injected) };
                     let got = d.tag_request(to, now);
