@@ -33,11 +33,20 @@
 //!   compare-exchange admits one applier, so the generation still moves
 //!   exactly once per pending request.
 //!
-//! On 32-bit targets this also needs the two `AtomicU64`s themselves to be
-//! interrupt-safe: portable-atomic's default 64-bit fallback where
-//! compare-and-swap exists (thumbv7m, thumbv7em) is a spinlock that a
-//! preempting handler can spin on forever, so single-core firmware enables
-//! its `unsafe-assume-single-core` feature (README, "Embedded").
+//! On targets without native 64-bit atomics (thumbv6m, thumbv7m, thumbv7em,
+//! riscv32) each word is two 32-bit halves (`sync::split`): its writes run
+//! inside a critical section (on one core: interrupts masked for a few dozen
+//! instructions, never a wait) and its loads take nothing. A load that meets
+//! a write in progress returns the word's *torn* value instead of a mix of
+//! halves: `PENDING` for `ctrl`, 0 for `expiry`. Both mean "no lease", so such
+//! a reader fails closed, and every other use is safe too: a stamp from a
+//! torn `ctrl` is of generation 0, which can never extend again once any
+//! invalidation happened; `take_slot_to_apply` only proposes a value to a
+//! compare-exchange that checks it; and `extend` loads `expiry` only while it
+//! holds the slot, when no write can overlap. So no lease operation spins or
+//! deadlocks in an interrupt handler, whatever the final binary enables
+//! (invariant 19); the binary only has to link a `critical-section` provider
+//! (README, "Embedded").
 //!
 //! Readers ([`Lease::is_valid`], [`Lease::expiry`]) load `ctrl`, treat `PENDING`
 //! as "no lease", then load `expiry`: two loads, no store, no lock, no retry
@@ -62,11 +71,12 @@
 //! The generation has 62 bits; it would wrap after 2^62 invalidations, which
 //! at one per nanosecond takes 146 years.
 //!
-//! `size_of::<Lease>()` is 16 bytes on every target (two `AtomicU64`).
+//! `size_of::<Lease>()` is 16 bytes with native 64-bit atomics (two
+//! `AtomicU64`) and 24 bytes with split words (a sequence number each).
 
 use core::time::Duration;
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{Ordering, Word};
 use crate::{Instant, Stamp};
 
 const WRITING: u64 = 1;
@@ -75,6 +85,12 @@ const FLAGS: u64 = WRITING | PENDING;
 const GEN_SHIFT: u32 = 2;
 const GEN_ONE: u64 = 1 << GEN_SHIFT;
 const MAX_GENERATION: u64 = u64::MAX >> GEN_SHIFT;
+
+/// `ctrl`: a load that meets a write (split words only) reads as an
+/// invalidation in progress in generation 0.
+type Ctrl = Word<PENDING>;
+/// `expiry`: a load that meets a write (split words only) reads as no lease.
+type Expiry = Word<0>;
 
 /// What [`Lease::extend`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,8 +139,8 @@ pub enum Extension {
 /// ```
 #[derive(Debug)]
 pub struct Lease {
-    ctrl: AtomicU64,
-    expiry: AtomicU64,
+    ctrl: Ctrl,
+    expiry: Expiry,
 }
 
 impl Default for Lease {
@@ -138,8 +154,8 @@ impl Lease {
     #[cfg(not(loom))]
     pub const fn new() -> Lease {
         Lease {
-            ctrl: AtomicU64::new(0),
-            expiry: AtomicU64::new(0),
+            ctrl: Ctrl::new(0),
+            expiry: Expiry::new(0),
         }
     }
 
@@ -147,13 +163,20 @@ impl Lease {
     #[cfg(loom)]
     pub fn new() -> Lease {
         Lease {
-            ctrl: AtomicU64::new(0),
-            expiry: AtomicU64::new(0),
+            ctrl: Ctrl::new(0),
+            expiry: Expiry::new(0),
         }
     }
 
     /// The current generation: it increases by one with every applied
     /// invalidation.
+    ///
+    /// It may lag: while an invalidation is pending it is the old one, and on
+    /// targets without native 64-bit atomics a call that meets a write to the
+    /// lease (made by an interrupt that preempted it, or another core) reads
+    /// generation 0. Both are conservative for [`stamp`](Self::stamp); to
+    /// reset a `QuorumTracker` use what [`invalidate`](Self::invalidate)
+    /// returns.
     #[inline]
     pub fn generation(&self) -> u64 {
         self.ctrl.load(Ordering::Acquire) >> GEN_SHIFT
@@ -262,8 +285,7 @@ impl Lease {
     /// Ends the lease: afterwards `is_valid` is false for every instant and no
     /// stamp taken before this call can extend it. Wins against any
     /// concurrent extension (invariant 6). Never blocks and never fails, so it
-    /// is safe to call from an interrupt handler (on targets with native
-    /// 64-bit atomics, or with portable-atomic in an interrupt-disabling mode).
+    /// is safe to call from an interrupt handler, on every target.
     ///
     /// Returns the generation this invalidation guarantees: every stamp taken
     /// before the call is of an older one. If another context holds the write
@@ -379,7 +401,12 @@ mod tests {
 
     #[test]
     fn lease_is_sixteen_bytes_and_sync() {
-        assert_eq!(core::mem::size_of::<Lease>(), 16);
+        let words = if cfg!(any(leasehold_split, not(target_has_atomic = "64"))) {
+            24
+        } else {
+            16
+        };
+        assert_eq!(core::mem::size_of::<Lease>(), words);
         fn sync<T: Sync + Send>() {}
         sync::<Lease>();
     }
@@ -554,10 +581,10 @@ mod tests {
     // Invariant 7: the read path performs no store (and so takes no lock).
     #[test]
     fn reads_write_nothing() {
-        use crate::sync::counting::writes;
+        use crate::sync::counting::{locks, writes};
         let l = Lease::new();
         assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
-        let before = writes();
+        let (before, locked) = (writes(), locks());
         for n in 1..1_000 {
             let _ = l.is_valid(t(n));
             let _ = l.expiry();
@@ -565,6 +592,9 @@ mod tests {
             let _ = l.stamp(t(n));
         }
         assert_eq!(writes(), before, "a read path wrote to the lease");
+        // With split words (`--cfg leasehold_split`, 32-bit targets) writes
+        // take a critical section; reads never do.
+        assert_eq!(locks(), locked, "a read path took a critical section");
         // The counter does see writes.
         let _ = l.extend(l.stamp(t(20)), D);
         assert!(writes() > before);
@@ -675,6 +705,34 @@ mod tests {
         });
         assert_eq!(l.generation(), promised);
         assert_eq!(l.expiry(), Some(t(107)));
+    }
+
+    // Split words only (`--cfg leasehold_split`, and every 32-bit target):
+    // a reader that meets a write in progress (a writer on another core, or
+    // the code an interrupt preempted) sees no lease and a generation that
+    // cannot extend: each word's torn value fails closed.
+    #[cfg(leasehold_split)]
+    #[test]
+    fn a_reader_that_meets_a_write_fails_closed() {
+        let l = Lease::new();
+        l.invalidate();
+        assert_eq!(l.extend(l.stamp(t(10)), D), Extension::Extended);
+        // ctrl mid-write: an invalidation in progress, in generation 0.
+        l.ctrl.split().begin_write();
+        assert_eq!(l.expiry(), None);
+        assert!(!l.is_valid(t(20)));
+        assert_eq!(l.generation(), 0);
+        let torn = l.stamp(t(30));
+        l.ctrl.split().end_write();
+        assert_eq!(l.extend(torn, D), Extension::StaleGeneration);
+        assert_eq!(l.expiry(), Some(t(110)));
+        // expiry mid-write: no lease either.
+        l.expiry.split().begin_write();
+        assert_eq!(l.expiry(), None);
+        assert!(!l.is_valid(t(20)));
+        assert_eq!(l.generation(), 1, "ctrl itself reads fine");
+        l.expiry.split().end_write();
+        assert!(l.is_valid(t(20)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use portable_atomic::{AtomicU64, Ordering};
+use crate::sync::{Cell64, Ordering};
 
 use crate::{Clock, ClockError, ClockInfo, Instant};
 
@@ -29,9 +29,9 @@ use crate::{Clock, ClockError, ClockInfo, Instant};
 /// ```
 #[derive(Debug)]
 pub struct ManualClock {
-    nanos: AtomicU64,
+    nanos: Cell64,
     /// 0 = healthy, otherwise an encoded [`ClockError`].
-    fault: AtomicU64,
+    fault: Cell64,
     info: ClockInfo,
 }
 
@@ -54,8 +54,8 @@ impl ManualClock {
     /// A clock that reads `start` and reports `info` from [`Clock::info`].
     pub const fn with_info(start: Instant, info: ClockInfo) -> ManualClock {
         ManualClock {
-            nanos: AtomicU64::new(start.as_nanos()),
-            fault: AtomicU64::new(0),
+            nanos: Cell64::new(start.as_nanos()),
+            fault: Cell64::new(0),
             info,
         }
     }

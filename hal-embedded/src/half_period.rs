@@ -1,9 +1,9 @@
 //! Half-period counting: the scheme of embassy-time's drivers.
 
 use leasehold_core::ClockError;
-use portable_atomic::{AtomicU64, Ordering};
 
 use crate::clock::Extender;
+use crate::count::Count64;
 use crate::counter::{mask, Counter};
 
 /// Extends a [`Counter`] to 64 bits by counting **half periods**.
@@ -52,32 +52,32 @@ use crate::counter::{mask, Counter};
 /// ```
 #[derive(Debug)]
 pub struct HalfPeriodExtender {
-    periods: AtomicU64,
+    periods: Count64,
 }
 
 impl HalfPeriodExtender {
     /// An extender for a counter that starts at 0 now.
     pub const fn new() -> HalfPeriodExtender {
         HalfPeriodExtender {
-            periods: AtomicU64::new(0),
+            periods: Count64::new(),
         }
     }
 
     /// Call from the timer interrupt for the compare event at half the range.
     #[inline]
     pub fn on_half_period(&self) {
-        self.periods.fetch_add(1, Ordering::Release);
+        self.periods.increment();
     }
 
     /// Call from the timer interrupt for the overflow (wrap to 0) event.
     #[inline]
     pub fn on_overflow(&self) {
-        self.periods.fetch_add(1, Ordering::Release);
+        self.periods.increment();
     }
 
     /// Half periods counted so far.
     pub fn half_periods(&self) -> u64 {
-        self.periods.load(Ordering::Acquire)
+        self.periods.load()
     }
 }
 
@@ -110,7 +110,7 @@ impl<C: Counter + ?Sized> Extender<C> for HalfPeriodExtender {
             return Err(ClockError::NotStarted);
         }
         // Order matters: the count first, then the counter (see above).
-        let p = self.periods.load(Ordering::Acquire);
+        let p = self.periods.load();
         let c = counter.read();
         combine(p, c, C::BITS).ok_or(ClockError::OutOfRange)
     }

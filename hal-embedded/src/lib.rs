@@ -20,6 +20,11 @@
 //! [`ExtendedClock`] joins a [`Counter`] and an [`Extender`] into a `Clock`.
 //! With the `cortex-m` feature, `SysTickClock` is that clock on SysTick.
 //!
+//! Two clocks need no extension: [`MtimeClock`] reads a RISC-V CLINT's
+//! 64-bit `mtime` (on rv32 without a retry: a carry of the low half between
+//! the loads reads as the value at the carry), and, with the `embassy`
+//! feature, `EmbassyClock` reads embassy-time's time driver.
+//!
 //! # Instants
 //!
 //! `now()` converts the 64-bit tick count to nanoseconds with exact integer
@@ -77,34 +82,45 @@
 //! # Ok::<(), ClockError>(())
 //! ```
 //!
-//! # Atomics
+//! # Atomics and interrupts
 //!
-//! The period counts are `portable_atomic::AtomicU64`, written by an interrupt
-//! handler, so the final binary must make 64-bit atomics interrupt-safe. On a
-//! single core that is `portable-atomic`'s `unsafe-assume-single-core`
-//! feature (or `--cfg portable_atomic_unsafe_assume_single_core`): on
-//! thumbv6m and riscv32imc, which lack compare-and-swap, something must be
-//! chosen anyway (`critical-section` plus a provider also works there); on
-//! thumbv7m/thumbv7em the default 64-bit fallback is a global spinlock that a
-//! handler preempting its holder would spin on forever, and the
-//! `critical-section` feature does not change that on targets with
-//! compare-and-swap. The repository README ("Embedded") has the table.
+//! The extenders' counts are 64 bits, incremented by the timer interrupt and
+//! read from any context. Where 64-bit atomics are native they are an
+//! `AtomicU64`. Elsewhere (thumbv6m, thumbv7m, thumbv7em, riscv32) they are
+//! two 32-bit halves: the increment runs inside `critical_section::with`,
+//! and a read takes no lock and retries only when an increment completed
+//! during its few loads, which the handler can do at most once per timer
+//! event. No reader waits for a context that can be preempted, so nothing
+//! here can spin or deadlock in an interrupt handler, whatever the final
+//! binary enables. That binary links a `critical-section` provider
+//! (`cortex-m`'s `critical-section-single-core`, `riscv`'s
+//! `critical-section-single-hart`, or its HAL's or RTOS's); without one the
+//! link fails with `_critical_section_1_0_acquire` undefined. The crate does
+//! not use portable-atomic, whose 64-bit fallback on thumbv7m is a spinlock
+//! that a handler preempting its holder spins on forever.
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod clock;
 mod convert;
+mod count;
 mod counter;
+#[cfg(feature = "embassy")]
+mod embassy;
 mod half_period;
+mod mtime;
 #[cfg(feature = "cortex-m")]
 mod systick;
 mod wrap;
 
 pub use clock::{ExtendedClock, Extender};
-pub use convert::{resolution, ticks_to_nanos};
+pub use convert::{resolution, resolution_u64, ticks_to_nanos, ticks_to_nanos_u64};
 pub use counter::{Counter, WrapPending};
+#[cfg(feature = "embassy")]
+pub use embassy::EmbassyClock;
 pub use half_period::HalfPeriodExtender;
+pub use mtime::{MtimeClock, QEMU_VIRT_MTIME, QEMU_VIRT_MTIME_HZ};
 #[cfg(feature = "cortex-m")]
 pub use systick::{SysTick, SysTickClock};
 pub use wrap::WrapExtender;

@@ -2,9 +2,9 @@
 
 use core::num::NonZeroU32;
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::{SCB, SYST};
-use portable_atomic::{AtomicBool, Ordering};
 
 use crate::clock::ExtendedClock;
 use crate::counter::{mask, Counter, WrapPending};

@@ -1,9 +1,9 @@
 //! Wrap counting with the interrupt's pending flag (for SysTick).
 
 use leasehold_core::ClockError;
-use portable_atomic::{AtomicU64, Ordering};
 
 use crate::clock::Extender;
+use crate::count::Count64;
 use crate::counter::{mask, WrapPending};
 
 /// Extends a [`WrapPending`] counter to 64 bits by counting wraps, for
@@ -48,26 +48,26 @@ use crate::counter::{mask, WrapPending};
 /// ```
 #[derive(Debug)]
 pub struct WrapExtender {
-    wraps: AtomicU64,
+    wraps: Count64,
 }
 
 impl WrapExtender {
     /// An extender for a counter that starts at 0 now.
     pub const fn new() -> WrapExtender {
         WrapExtender {
-            wraps: AtomicU64::new(0),
+            wraps: Count64::new(),
         }
     }
 
     /// Call first thing from the wrap interrupt handler.
     #[inline]
     pub fn on_wrap(&self) {
-        self.wraps.fetch_add(1, Ordering::Release);
+        self.wraps.increment();
     }
 
     /// Wraps counted so far.
     pub fn wraps(&self) -> u64 {
-        self.wraps.load(Ordering::Acquire)
+        self.wraps.load()
     }
 }
 
@@ -96,10 +96,10 @@ impl<C: WrapPending + ?Sized> Extender<C> for WrapExtender {
             return Err(ClockError::NotStarted);
         }
         loop {
-            let w1 = self.wraps.load(Ordering::Acquire);
+            let w1 = self.wraps.load();
             let c = counter.read();
             let pending = counter.wrap_pending();
-            let w2 = self.wraps.load(Ordering::Acquire);
+            let w2 = self.wraps.load();
             if w1 == w2 {
                 return combine(w1, c, pending, C::BITS).ok_or(ClockError::OutOfRange);
             }

@@ -1,9 +1,9 @@
 //! Tick-to-nanosecond conversion is exact over the whole `u64` tick range:
 //! checked against `u128` arithmetic at the edges and across the range.
 
-use core::num::NonZeroU32;
+use core::num::{NonZeroU32, NonZeroU64};
 
-use leasehold_hal_embedded::{resolution, ticks_to_nanos};
+use leasehold_hal_embedded::{resolution, resolution_u64, ticks_to_nanos, ticks_to_nanos_u64};
 
 const FREQS: [u32; 8] = [
     1,
@@ -119,4 +119,62 @@ fn resolution_is_one_tick_rounded_up() {
     assert_eq!(resolution(hz(32_768)).as_nanos(), 30_518);
     assert_eq!(resolution(hz(48_000_000)).as_nanos(), 21);
     assert_eq!(resolution(hz(u32::MAX)).as_nanos(), 1);
+}
+
+/// Tick rates for the `u64` variants: the 32-bit ones (their fast path) and
+/// rates beyond `u32::MAX`, up to embassy's largest `TICK_HZ` and `u64::MAX`.
+const FREQS_U64: [u64; 7] = [
+    1,
+    32_768,
+    1_000_000,
+    u32::MAX as u64,
+    u32::MAX as u64 + 1,
+    5_242_880_000,
+    u64::MAX,
+];
+
+fn reference_u64(ticks: u64, hz: u64) -> Option<u64> {
+    u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(hz)).ok()
+}
+
+#[test]
+fn u64_rates_are_exact_at_the_edges_and_across_the_range() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for f in FREQS_U64 {
+        let hz = NonZeroU64::new(f).unwrap();
+        for ticks in [0, 1, f - 1, f, f.saturating_add(1), u64::MAX - 1, u64::MAX] {
+            assert_eq!(
+                ticks_to_nanos_u64(ticks, hz),
+                reference_u64(ticks, f),
+                "{ticks} ticks at {f} Hz"
+            );
+        }
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ticks = x >> (x % 64);
+            assert_eq!(
+                ticks_to_nanos_u64(ticks, hz),
+                reference_u64(ticks, f),
+                "{ticks} ticks at {f} Hz"
+            );
+        }
+        let r = resolution_u64(hz).as_nanos();
+        assert!(r >= 1, "{f} Hz: resolution is never zero");
+        assert!(r * u128::from(f) >= 1_000_000_000, "{f} Hz: below one tick");
+        assert!(
+            (r - 1) * u128::from(f) < 1_000_000_000,
+            "{f} Hz: too coarse"
+        );
+    }
+    // Agrees with the u32 variant where both apply.
+    for f in FREQS {
+        let (a, b) = (hz(f), NonZeroU64::new(u64::from(f)).unwrap());
+        assert_eq!(resolution(a), resolution_u64(b));
+        assert_eq!(
+            ticks_to_nanos(123_456_789_012, a),
+            ticks_to_nanos_u64(123_456_789_012, b)
+        );
+    }
 }

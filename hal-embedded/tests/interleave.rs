@@ -18,7 +18,7 @@ use leasehold_core::{Clock, ClockError};
 use leasehold_hal_embedded::{
     Counter, ExtendedClock, Extender, HalfPeriodExtender, WrapExtender, WrapPending,
 };
-use portable_atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How an extender is driven by hardware events.
 trait Scheme: Sized {

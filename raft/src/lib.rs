@@ -91,6 +91,7 @@
 //! assert_eq!(leader.counters().reads_local, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![deny(missing_docs)]
 
 mod node;
 mod setup;

@@ -207,8 +207,10 @@ where
         now: Result<Instant, ClockError>,
     ) -> bool {
         let ready = node.tick();
-        self.driver.on_tick(now);
+        // Observe first: a tick can make raft-rs step down (check-quorum),
+        // and the driver's own tick must not confirm a leader that is gone.
         self.observe(node);
+        self.driver.on_tick(now);
         ready
     }
 

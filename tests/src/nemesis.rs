@@ -150,8 +150,8 @@ impl NemesisConfig {
         NemesisConfig {
             mean_gap,
             swarm: false,
-            burst: 0.25,
-            react: 0.05,
+            burst: 0.1,
+            react: 0.0,
             episodes: false,
             kinds: vec![
                 (Partition, 3),
@@ -160,7 +160,7 @@ impl NemesisConfig {
                 (Pause, 3),
                 (Suspend, 2),
                 (Crash, 3),
-                (Transfer, 2),
+                (Transfer, 1),
                 (Membership, 3),
                 (ClockFail, 1),
                 (ClockRate, 1),
@@ -454,7 +454,7 @@ impl Sim {
                 let Some(n) = self.target(0.5) else { return };
                 let freeze = self.rng.chance(0.5);
                 self.nodes[n].clock.fail(freeze);
-                let d = self.rng.log_range(2 * MS, 150 * MS);
+                let d = self.rng.log_range(2 * MS, 100 * MS);
                 self.push_in(d, Ev::Fault(Fault::ClockRecover(n)));
             }
             FaultKind::ClockRate => {

@@ -338,7 +338,7 @@ impl Sim {
         to: usize,
         from: usize,
         from_gen: u64,
-        msg: Message,
+        msg: Box<Message>,
         tag: Option<Tag>,
     ) {
         if msg.get_msg_type() == MessageType::MsgSnapshot {
@@ -370,8 +370,8 @@ impl Sim {
                 let node = &mut self.nodes[to];
                 let Some(raw) = node.raw.as_mut() else { return };
                 let _ = match node.lease.as_mut() {
-                    Some(lease) => lease.step(raw, msg, tag),
-                    None => raw.step(msg),
+                    Some(lease) => lease.step(raw, *msg, tag),
+                    None => raw.step(*msg),
                 };
                 self.after(to);
             }
@@ -419,8 +419,7 @@ impl Sim {
                 node.last_role = role;
                 if role.0 == StateRole::Candidate {
                     // A campaign is a vote for itself.
-                    let now = self.now.get();
-                    self.premises.vote(i, i, role.1, now);
+                    self.premises.vote(i, i, role.1);
                 }
                 self.react(i, None);
                 continue;
@@ -650,7 +649,7 @@ impl Sim {
                 timeout_now.push(to);
             }
             if msg.get_msg_type() == MessageType::MsgRequestVoteResponse && !msg.reject {
-                self.premises.vote(i, to, msg.term, now_t);
+                self.premises.vote(i, to, msg.term);
             }
             for t in times {
                 self.seq_push_deliver(t, to, i, inc, msg.clone(), tag);
@@ -679,7 +678,7 @@ impl Sim {
                 to,
                 from,
                 from_gen,
-                msg,
+                msg: Box::new(msg),
                 tag,
             },
         );

@@ -19,6 +19,10 @@ struct Window {
 #[derive(Debug, Clone, Default)]
 pub struct Premises {
     windows: Vec<Window>,
+    /// Votes of the event being processed, judged once its invalidations
+    /// are known: a leader that grants a vote and steps down in one step
+    /// ends its lease at the same instant, before any candidate can win.
+    pending: Vec<(usize, usize, u64)>,
     violations: u64,
     opportunities: u64,
 }
@@ -53,16 +57,27 @@ impl Premises {
     }
 
     /// `voter` voted for `candidate` in `term` (a campaign is a vote for
-    /// itself) at `now`. Returns whether that broke a promise.
-    pub fn vote(&mut self, voter: usize, candidate: usize, term: u64, now: u64) -> bool {
+    /// itself), in the event being processed; judged by
+    /// [`settle`](Self::settle).
+    pub fn vote(&mut self, voter: usize, candidate: usize, term: u64) {
+        self.pending.push((voter, candidate, term));
+    }
+
+    /// Judges the votes of the event that ended at `now`, after its lease
+    /// ends were recorded. Returns how many broke a promise.
+    pub fn settle(&mut self, now: u64) -> u64 {
         self.windows.retain(|w| w.until > now);
-        let broken = self
-            .windows
-            .iter()
-            .any(|w| w.voter == voter && w.leader != candidate && w.term < term);
-        if broken {
-            self.violations += 1;
+        let mut broken = 0;
+        for (voter, candidate, term) in std::mem::take(&mut self.pending) {
+            if self
+                .windows
+                .iter()
+                .any(|w| w.voter == voter && w.leader != candidate && w.term < term)
+            {
+                broken += 1;
+            }
         }
+        self.violations += broken;
         broken
     }
 
@@ -112,14 +127,23 @@ mod tests {
     fn a_vote_inside_a_window_breaks_the_promise() {
         let mut p = Premises::default();
         p.extended(0, 3, &[0, 1], 100);
-        assert!(!p.vote(1, 0, 4, 50), "a vote for the same leader");
-        assert!(!p.vote(1, 2, 3, 50), "same term: not a newer leader");
-        assert!(!p.vote(2, 2, 4, 50), "2 promised nothing");
-        assert!(p.vote(1, 2, 4, 50));
-        assert!(!p.vote(1, 2, 4, 100), "the window is over");
+        let one = |p: &mut Premises, v, c, t, now| {
+            p.vote(v, c, t);
+            p.settle(now) == 1
+        };
+        assert!(!one(&mut p, 1, 0, 4, 50), "a vote for the same leader");
+        assert!(!one(&mut p, 1, 2, 3, 50), "same term: not a newer leader");
+        assert!(!one(&mut p, 2, 2, 4, 50), "2 promised nothing");
+        assert!(one(&mut p, 1, 2, 4, 50));
+        assert!(!one(&mut p, 1, 2, 4, 100), "the window is over");
         p.extended(0, 3, &[1], 200);
         p.ended(0, 120);
-        assert!(!p.vote(1, 2, 5, 130), "the lease was invalidated");
+        assert!(!one(&mut p, 1, 2, 5, 130), "the lease was invalidated");
+        // A vote in the same event as the invalidation of that lease.
+        p.extended(0, 4, &[0], 300);
+        p.vote(0, 2, 5);
+        p.ended(0, 150);
+        assert_eq!(p.settle(150), 0);
         assert_eq!(p.violations(), 1);
         assert!(p.check_quorum(&[1, 2], &[&[1, 2, 3]]));
         assert!(!p.check_quorum(&[1, 4, 5], &[&[1, 2, 3]]), "learners 4, 5");

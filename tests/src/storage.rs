@@ -101,9 +101,11 @@ impl SimStorage {
         let pos = (index - c.first_index()) as usize;
         let term = c.entries[pos].term;
         c.entries.drain(..=pos);
-        let mut meta = SnapshotMetadata::default();
-        meta.index = index;
-        meta.term = term;
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         meta.set_conf_state(conf);
         let mut snapshot = Snapshot::default();
         snapshot.set_metadata(meta);
@@ -205,10 +207,11 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e
+        Entry {
+            index,
+            term,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Uses leasehold-core and leasehold-hal-embedded from a `#![no_std]`,
-//! `#![no_main]` binary; it only has to build and link.
+//! `#![no_main]` binary; it only has to build and link (and, without the
+//! `provider` feature, fail to link).
 #![no_std]
 #![no_main]
 
@@ -7,8 +8,12 @@ use core::hint::black_box;
 use core::num::NonZeroU32;
 use core::time::Duration;
 
+#[cfg(all(feature = "provider", target_arch = "arm"))]
+use cortex_m as _; // the critical-section provider
 use leasehold_core::{plan_read, Clock, Instant, Lease, QuorumTracker};
 use leasehold_hal_embedded::{Counter, ExtendedClock, HalfPeriodExtender};
+#[cfg(all(feature = "provider", target_arch = "riscv32"))]
+use riscv as _; // the critical-section provider
 
 struct Fake;
 

@@ -5,12 +5,10 @@
 
 use core::time::Duration;
 
-use cortex_m as _; // the critical-section provider
-use cortex_m_rt::entry;
 use leasehold_core::{
     plan_read, ClockError, ConfigError, Extension, Instant, Lease, LeaseConfig, ReadPlan,
 };
-use leasehold_on_target::{check, pass};
+use leasehold_on_target::{check, entry, pass};
 
 fn i(ns: u64) -> Instant {
     match Instant::from_nanos(ns) {

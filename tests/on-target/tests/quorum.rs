@@ -6,10 +6,8 @@
 
 use core::time::Duration;
 
-use cortex_m as _; // the critical-section provider
-use cortex_m_rt::entry;
 use leasehold_core::{Extension, Instant, Lease, QuorumTracker, Stamp, TrackerError};
-use leasehold_on_target::{check, pass};
+use leasehold_on_target::{check, entry, pass};
 
 fn s(ns: u64, generation: u64) -> Stamp {
     match Instant::from_nanos(ns) {

@@ -174,7 +174,8 @@ pub(crate) enum Ev {
         to: usize,
         from: usize,
         from_gen: u64,
-        msg: Message,
+        // Boxed: a raft message is ten times the size of every other event.
+        msg: Box<Message>,
         tag: Option<Tag>,
     },
     Apply {
@@ -464,6 +465,7 @@ impl Sim {
             }
             self.last_lease[i] = cur;
         }
+        self.premises.settle(now);
     }
 
     fn handle(&mut self, ev: Ev) {

@@ -171,7 +171,7 @@ fn vote_guard_a_follower_forgets_its_leader() {
                     to: f,
                     from: y,
                     from_gen,
-                    msg: m,
+                    msg: Box::new(m),
                     tag: None,
                 },
             );
