@@ -410,3 +410,45 @@ fn non_leaders_neither_tag_nor_credit() {
     d.on_tick(Err(ClockError::Injected)); // a follower's failed tick is harmless
     assert_eq!(d.counters().invalidations, Invalidations::default());
 }
+
+#[test]
+fn getters_report_the_state_the_driver_acts_on() {
+    let lease = Lease::new();
+    let mut d = Driver::new(7, &lease, &config()).unwrap();
+    d.set_membership(&[7, 2, 3], &[]).unwrap();
+    assert_eq!(d.id(), 7);
+    assert_eq!((d.term(), d.is_leader()), (0, false));
+    assert_eq!(d.lease_duration(), LEASE);
+    assert_eq!(d.election_ticks(), E);
+    assert!(d.guarding_votes(), "a started driver guards votes");
+    for _ in 0..E {
+        d.on_tick(Ok(at(1)));
+    }
+    assert!(!d.guarding_votes());
+    d.observe(leader_state(4));
+    assert_eq!((d.term(), d.is_leader()), (4, true));
+    assert_eq!(d.lease_term(), 0, "no extension yet");
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    assert_eq!(d.lease_term(), 4, "the term the lease vouches for");
+    // A later term's lease is that term's.
+    d.observe(follower_state(5));
+    d.observe(leader_state(6));
+    assert_eq!(d.lease_term(), 4, "not extended in term 6 yet");
+    assert_eq!(round(&mut d, 3, 200), Some(Extension::Extended));
+    assert_eq!(d.lease_term(), 6);
+    assert_eq!(d.tracker().self_id(), 7);
+}
+
+// Observing the same applied state again must not try to extend again
+// (every observation would otherwise count a NotLonger).
+#[test]
+fn observing_again_does_not_extend_again() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    for _ in 0..5 {
+        d.observe(leader_state(5));
+    }
+    assert_eq!(d.counters().extensions.not_longer, 0);
+    assert_eq!(d.counters().extensions.extended, 1);
+}
