@@ -340,3 +340,42 @@ fn a_removed_leader_extends_its_lease_from_a_read_index_nobody_confirmed() {
          that no voter confirmed"
     );
 }
+
+// DESIGN.md's first reason to exist: "on Linux both [CLOCK_MONOTONIC] and
+// CLOCK_MONOTONIC_RAW stop while the machine is suspended, so a resumed
+// leader thinks its lease is still fresh", and the simulation's control row
+// "clock stops in suspend" shows the stale reads that follow. Issue 10 asks
+// that `leasehold-raft` turn a misconfiguration into "a typed error at
+// start-up, not a silent unsafe lease". But `lease_config` takes only the
+// drift bound and resolution from `Timing::lease_clock`: a clock whose own
+// `ClockInfo` says it stops in suspend (std's `Instant` on Linux and macOS,
+// `FallbackClock` there, `RawClock`), or does not know (`None`), yields a
+// lease without complaint. The crate's own doc example builds its lease on
+// `FallbackClock`.
+#[test]
+fn a_lease_clock_that_stops_in_suspend_is_refused_at_start_up() {
+    let raft = raft_config(1);
+    for counts_suspend in [Some(false), None] {
+        let timing = Timing {
+            tick: TICK,
+            lease_clock: leasehold_core::ClockInfo {
+                name: "CLOCK_MONOTONIC",
+                resolution: Duration::from_nanos(1),
+                max_drift_ppm: 500,
+                counts_suspend,
+                slewed: Some(true),
+            },
+            tick_drift_ppm: 500,
+            margin: Duration::from_millis(1),
+        };
+        let got = leasehold_raft::lease_config(&raft, &timing).and_then(|c| {
+            c.lease_duration()
+                .map_err(leasehold_raft::SetupError::Lease)
+        });
+        assert!(
+            got.is_err(),
+            "counts_suspend {counts_suspend:?}: a lease of {got:?} on a clock that \
+             may stop while the machine sleeps"
+        );
+    }
+}
