@@ -451,4 +451,39 @@ fn observing_again_does_not_extend_again() {
     }
     assert_eq!(d.counters().extensions.not_longer, 0);
     assert_eq!(d.counters().extensions.extended, 1);
+// Review: the driver invalidates on a failed clock read only when *it*
+// reads the clock (tick, tag, its own read_local). Its docs invite readers
+// on other threads to use `Lease` and `crate::read_local` directly; a
+// failure such a reader meets returns `Err` and leaves the lease as it is.
+// A clock that stands still while it fails and runs on from where it
+// stopped (the simulation's `SimClock::fail(freeze)`: "a stopped timer
+// reporting not started") then keeps the lease valid for as long as it
+// failed, in true time: the followers' promises run out first.
+//
+// True time = the clock's reading until 110; the clock fails from true 110
+// to 150 and reads 110 again at true 150 (40 behind from then on). The
+// driver's next tick (true 155, reading 115) succeeds, so nothing ever
+// invalidates, and the lease extended at 100 (expiry 190 by the clock) is
+// valid until true 230.
+#[test]
+fn a_clock_failure_seen_by_a_reader_thread_ends_the_lease() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    let clock = ManualClock::new(at(110));
+    clock.fail_with(ClockError::Injected);
+    // Another thread's read meets the failure.
+    assert_eq!(
+        crate::read_local(d.lease(), &clock, || 1),
+        Err(QuorumNeeded { stamp: None })
+    );
+    clock.recover(); // true 150, still reading 110
+    clock.set(at(115)); // true 155
+    d.on_tick(clock.now());
+    clock.set(at(185)); // true 225: 125 ms after the stamp, the lease is 90
+    assert!(
+        crate::read_local(d.lease(), &clock, || 1).is_err(),
+        "a lease read at true 225 from a lease stamped at 100 (90 ms lease): the \
+         clock failure a reader met did not end the lease"
+    );
 }
