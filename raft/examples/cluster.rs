@@ -420,6 +420,9 @@ fn run(args: &Args) -> Result<(), String> {
         tick_drift_ppm: 1_000,
         // Scheduling: the tick thread may run late by a few milliseconds.
         margin: Duration::from_millis(5),
+        // SuspendAwareClock counts suspend; elsewhere std's clock may not,
+        // and a demonstration on a laptop that sleeps would be wrong.
+        machine_never_suspends: cfg!(not(target_os = "linux")),
     };
     let mut handles = Vec::new();
     for (i, inbox) in inboxes.into_iter().enumerate() {

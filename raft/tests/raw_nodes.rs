@@ -35,6 +35,7 @@ fn timing() -> Timing {
         },
         tick_drift_ppm: 0,
         margin: Duration::ZERO,
+        machine_never_suspends: false,
     }
 }
 

@@ -63,6 +63,7 @@ impl Cluster {
             lease_clock: clock.info(),
             tick_drift_ppm: 0,
             margin: Duration::from_millis(1),
+            machine_never_suspends: false,
         };
         let mut nodes = BTreeMap::new();
         for &id in voters {
@@ -367,6 +368,7 @@ fn a_lease_clock_that_stops_in_suspend_is_refused_at_start_up() {
             },
             tick_drift_ppm: 500,
             margin: Duration::from_millis(1),
+            machine_never_suspends: false,
         };
         let got = leasehold_raft::lease_config(&raft, &timing).and_then(|c| {
             c.lease_duration()

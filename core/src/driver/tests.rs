@@ -451,6 +451,8 @@ fn observing_again_does_not_extend_again() {
     }
     assert_eq!(d.counters().extensions.not_longer, 0);
     assert_eq!(d.counters().extensions.extended, 1);
+}
+
 // Review: the driver invalidates on a failed clock read only when *it*
 // reads the clock (tick, tag, its own read_local). Its docs invite readers
 // on other threads to use `Lease` and `crate::read_local` directly; a
@@ -486,4 +488,21 @@ fn a_clock_failure_seen_by_a_reader_thread_ends_the_lease() {
         "a lease read at true 225 from a lease stamped at 100 (90 ms lease): the \
          clock failure a reader met did not end the lease"
     );
+}
+
+// Review finding 1: a leader that applied its own removal keeps leading in
+// raft-rs 0.7, which answers its ReadIndex rounds without a quorum once a
+// single voter is left. Such a round must not extend the lease.
+#[test]
+fn a_read_index_round_of_a_leader_outside_its_voters_extends_nothing() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    d.set_membership(&[2], &[]).unwrap();
+    let clock = ManualClock::new(at(100));
+    let stamp = d.read_local(&clock, || ()).unwrap_err().stamp;
+    let ok: Result<(), RoundError> = Ok(());
+    assert_eq!(d.finish_read_index(stamp, &ok), RoundOutcome::Withheld);
+    assert_eq!(lease.expiry(), None);
+    // The remaining voter's acks still extend (its promise is real).
+    assert_eq!(round(&mut d, 2, 110), Some(Extension::Extended));
 }

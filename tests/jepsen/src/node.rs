@@ -85,6 +85,9 @@ pub struct NodeConfig {
     pub read_mode: ReadMode,
     /// Lease clock.
     pub clock: ClockKind,
+    /// The machine is promised never to suspend (lets a lease clock that
+    /// stops in suspend be used).
+    pub machine_never_suspends: bool,
     /// Log flushing.
     pub sync: Sync,
     /// Ticks after which a pending read or write is answered `TIMEOUT`.
@@ -218,6 +221,7 @@ pub fn run(cfg: NodeConfig) -> Result<(), String> {
                 lease_clock: clock.info(),
                 tick_drift_ppm: cfg.drift_ppm,
                 margin: cfg.margin,
+                machine_never_suspends: cfg.machine_never_suspends,
             };
             Some(
                 RaftLease::new(&raft_cfg, &timing, Arc::new(Lease::new()))
@@ -274,6 +278,7 @@ pub fn run(cfg: NodeConfig) -> Result<(), String> {
                 lease_clock: clock.info(),
                 tick_drift_ppm: cfg.drift_ppm,
                 margin: cfg.margin,
+                machine_never_suspends: cfg.machine_never_suspends,
             }
         )
         .ok()

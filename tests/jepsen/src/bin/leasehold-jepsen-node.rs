@@ -92,6 +92,10 @@ struct Args {
     /// Clock the lease is timed with.
     #[arg(long, value_enum, default_value_t = LeaseClock::SuspendAware)]
     clock: LeaseClock,
+    /// Promise that this machine is never suspended: required for a lease
+    /// clock that stops in suspend (raw, monotonic).
+    #[arg(long)]
+    machine_never_suspends: bool,
     /// When the log is flushed to the device.
     #[arg(long, value_enum, default_value_t = SyncMode::Never)]
     sync: SyncMode,
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
             LeaseClock::Raw => ClockKind::Raw,
             LeaseClock::Monotonic => ClockKind::Monotonic,
         },
+        machine_never_suspends: a.machine_never_suspends,
         sync: match a.sync {
             SyncMode::Always => Sync::Always,
             SyncMode::Never => Sync::Never,
