@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use leasehold_core::RoundOutcome;
 use leasehold_core::{Clock, ClockInfo, Instant, Lease, ManualClock, Tag};
-use leasehold_raft::{RaftLease, Timing};
+use leasehold_raft::{RaftLease, ReadIndexError, Timing};
 use raft::eraftpb::{Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
@@ -219,4 +220,52 @@ fn a_transfer_suspends_the_lease_for_the_rest_of_the_term() {
     assert_eq!(c.leader(), Some(0));
     assert!(!c.read(0), "suspended until the term ends");
     assert_eq!(c.nodes[0].1.counters().invalidations.transfer, 1);
+}
+
+// A ReadIndex round that ends because the node lost leadership ends the
+// lease; one that timed out leaves it alone.
+#[test]
+fn only_a_leadership_loss_ends_the_lease() {
+    let mut c = elected(true);
+    c.tick_all(2);
+    assert!(c.read(0));
+    let stamp = c.nodes[0].1.read(&c.clock, || ()).err().map(|n| n.stamp);
+    assert_eq!(stamp, None, "the lease covered the read");
+    let lease = &mut c.nodes[0].1;
+    let timeout: Result<(), ReadIndexError> = Err(ReadIndexError::Timeout);
+    assert_eq!(
+        lease.finish_read_index(None, &timeout),
+        RoundOutcome::Unchanged
+    );
+    assert!(c.read(0));
+    let lease = &mut c.nodes[0].1;
+    let lost: Result<(), ReadIndexError> = Err(ReadIndexError::NotLeader);
+    assert!(matches!(
+        lease.finish_read_index(None, &lost),
+        RoundOutcome::Invalidated { .. }
+    ));
+    assert!(!c.read(0));
+}
+
+// More voters than the tracker holds: the lease is withheld and the error
+// is kept for the node to report.
+#[test]
+fn a_membership_the_tracker_cannot_hold_is_reported() {
+    let logger = slog::Logger::root(slog::Discard, slog::o!());
+    let cfg = Config {
+        id: 1,
+        election_tick: 10,
+        heartbeat_tick: 2,
+        check_quorum: true,
+        ..Default::default()
+    };
+    let voters: Vec<u64> = (1..=20).collect();
+    let storage = MemStorage::new_with_conf_state((voters, vec![]));
+    let node = RawNode::new(&cfg, storage, &logger).unwrap();
+    let mut lease = RaftLease::new(&cfg, &timing(), Arc::new(Lease::new())).unwrap();
+    lease.observe(&node);
+    assert_eq!(
+        lease.membership_error(),
+        Some(leasehold_core::TrackerError::TooManyPeers { capacity: 16 })
+    );
 }

@@ -381,3 +381,20 @@ fn a_lease_clock_that_stops_in_suspend_is_refused_at_start_up() {
         );
     }
 }
+
+// After the review's fix: the node loop can tell that a removed leader's
+// ReadIndex answer is unconfirmed, while a leader in its voter set's is.
+#[test]
+fn a_removed_leaders_read_index_is_not_confirmed() {
+    let mut c = Cluster::new(&[1, 2]);
+    c.elect(1);
+    {
+        let n = &c.nodes[&1];
+        assert!(n.lease.read_index_confirmed(&n.raw));
+    }
+    c.conf_change(1, remove(1));
+    assert!(c.is_leader(1));
+    let n = &c.nodes[&1];
+    assert!(!n.lease.read_index_confirmed(&n.raw));
+    assert!(n.lease.membership_error().is_none());
+}
