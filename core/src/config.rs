@@ -465,6 +465,28 @@ mod tests {
     }
 
     #[test]
+    fn every_error_says_what_is_wrong() {
+        extern crate std;
+        use std::string::String;
+        let cases = [
+            (ConfigError::ZeroTick, "tick"),
+            (ConfigError::TooFewElectionTicks(1), "1 ticks"),
+            (ConfigError::MissingDrift, "lease clock"),
+            (ConfigError::MissingTickDrift, "tick timers"),
+            (ConfigError::MissingResolution, "resolution"),
+            (ConfigError::DriftTooLarge(7), "7 ppm"),
+            (ConfigError::CheckQuorumOff, "check-quorum"),
+            (ConfigError::NotPositive, "no lease time"),
+            (ConfigError::TooLarge, "does not fit"),
+        ];
+        for (e, needle) in cases {
+            let mut s = String::new();
+            core::fmt::write(&mut s, format_args!("{e}")).unwrap();
+            assert!(s.contains(needle), "{e:?} displays {s:?}");
+        }
+    }
+
+    #[test]
     fn large_but_representable() {
         let c = LeaseConfig::new(Duration::from_secs(u64::MAX / 4), 3)
             .max_drift_ppm(0)

@@ -526,6 +526,17 @@ mod tests {
         assert_eq!(l.expiry(), None);
     }
 
+    // The largest storable generation is a generation like any other.
+    #[test]
+    fn the_last_generation_still_extends() {
+        let l = Lease::new();
+        l.ctrl.store(MAX_GENERATION << GEN_SHIFT, Ordering::SeqCst);
+        assert_eq!(l.generation(), MAX_GENERATION);
+        let s = l.stamp(t(5));
+        assert_eq!(l.extend(s, D), Extension::Extended);
+        assert_eq!(l.expiry(), Some(t(105)));
+    }
+
     // The interleavings below are among those loom explores
     // (tests/loom_lease.rs); here they are driven by hand through the private
     // words so that they run in every `cargo test`.

@@ -115,12 +115,21 @@ pub enum RoundOutcome {
 /// Decides how to serve a read from the lease and a clock reading taken now.
 ///
 /// A failed reading is never a time (invariant 1): it always plans a quorum
-/// read, without a stamp, however valid the lease was.
+/// read, without a stamp, however valid the lease was, and it ends the
+/// lease. A clock that fails may also have stopped counting while it failed
+/// (a timer that reports "not started", a source that was reset), and then
+/// the lease would outlive its promises in true time when the clock comes
+/// back; the reader that meets the failure may be the only context that
+/// ever sees it. The invalidation is a store on the error path only: a read
+/// with a working clock still stores nothing (invariant 7).
 pub fn plan_read(lease: &Lease, now: Result<Instant, ClockError>) -> ReadPlan {
     match now {
         Ok(now) if lease.is_valid(now) => ReadPlan::Local,
         Ok(now) => ReadPlan::Quorum(Some(lease.stamp(now))),
-        Err(_) => ReadPlan::Quorum(None),
+        Err(_) => {
+            let _: u64 = lease.invalidate();
+            ReadPlan::Quorum(None)
+        }
     }
 }
 
@@ -244,7 +253,13 @@ mod tests {
         assert!(!read.get(), "no local read without a valid time");
         // No stamp, so a successful round cannot extend from a made-up time.
         assert_eq!(finish_round(&l, None, &OK, LEASE), RoundOutcome::NoStamp);
-        assert_eq!(l.expiry(), Some(t(180)));
+        // The failure ended the lease: the clock may have stopped while it
+        // failed, and a reading after it recovers would run behind.
+        assert_eq!(l.expiry(), None);
+        let before = l.generation();
+        clock.recover();
+        assert!(read_local(&l, &clock, || ()).is_err());
+        assert_eq!(l.generation(), before, "a working clock stores nothing");
     }
 
     // Invariant 12: a pause between the check and the read must not serve

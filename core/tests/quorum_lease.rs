@@ -74,3 +74,11 @@ fn missed_reset_is_caught_by_the_first_new_generation_ack() {
     assert_eq!(tracker.record_ack(3, old), Ok(None));
     assert_eq!(tracker.quorum_stamp(), None);
 }
+
+#[test]
+fn the_tracker_reports_its_id_and_capacity() {
+    let t = QuorumTracker::<8>::new(3);
+    assert_eq!(t.self_id(), 3);
+    assert_eq!(t.capacity(), 8);
+    assert_eq!(QuorumTracker::<2>::new(9).capacity(), 2);
+}

@@ -33,6 +33,9 @@
 //!     lease_clock: clock.info(),
 //!     tick_drift_ppm: 1_000,
 //!     margin: Duration::from_millis(5),
+//!     // std's clock stops while the machine sleeps; this example never
+//!     // sleeps. A real node uses a clock that counts suspend instead.
+//!     machine_never_suspends: true,
 //! };
 //! let logger = slog::Logger::root(slog::Discard, slog::o!());
 //! let mut nodes = Vec::new();
@@ -91,6 +94,7 @@
 //! assert_eq!(leader.counters().reads_local, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![deny(missing_docs)]
 
 mod node;
 mod setup;

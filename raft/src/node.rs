@@ -40,6 +40,16 @@ use crate::setup::{lease_config, SetupError, Timing};
 /// * Do not call `RawNode::campaign` yourself on a node that may have
 ///   acknowledged a leader recently: a campaign votes for itself, past the
 ///   guard.
+/// * Give every ReadIndex round its own context: raft-rs matches heartbeat
+///   responses to rounds by context, and a reused one lets a late response
+///   confirm a later round that its follower's promise does not cover.
+/// * Run every node with the same tick and `election_tick` (the lease of
+///   one node rests on the vote guard of the others, counted in their
+///   ticks); change them only with all nodes restarted.
+/// * Install a snapshot into the state reads see before `advance_apply*`.
+/// * A leader that applied its own removal must stop serving: check
+///   [`read_index_confirmed`](Self::read_index_confirmed) before answering
+///   a ReadIndex read (its lease is withheld already).
 ///
 /// See the crate docs for a complete example.
 #[derive(Debug)]
@@ -207,8 +217,10 @@ where
         now: Result<Instant, ClockError>,
     ) -> bool {
         let ready = node.tick();
-        self.driver.on_tick(now);
+        // Observe first: a tick can make raft-rs step down (check-quorum),
+        // and the driver's own tick must not confirm a leader that is gone.
         self.observe(node);
+        self.driver.on_tick(now);
         ready
     }
 
@@ -241,6 +253,17 @@ where
         read: impl FnOnce() -> T,
     ) -> Result<T, QuorumNeeded> {
         self.driver.read_local(clock, read)
+    }
+
+    /// Whether a ReadIndex answer of this node was confirmed by a quorum it
+    /// belongs to, so that serving the read is linearizable. `false` on a
+    /// leader that applied its own removal: raft-rs 0.7 keeps it leading and,
+    /// once a single voter is left, answers its ReadIndex at once
+    /// (`ProgressTracker::is_singleton` counts the voters, not whether the
+    /// leader is one), even after that voter has taken over. Do not serve
+    /// such a read; step down or stop the node (TiKV destroys it).
+    pub fn read_index_confirmed<S: Storage>(&self, node: &RawNode<S>) -> bool {
+        node.raft.prs().conf().voters().contains(node.raft.id)
     }
 
     /// Ends a ReadIndex round begun after `stamp` (from the `Err` of

@@ -27,6 +27,13 @@ pub struct Timing {
     /// Extra time taken off the lease for anything the model does not cover
     /// (scheduling delays between reading the clock and acting, say).
     pub margin: Duration,
+    /// Set only on a machine that is never suspended (a server with
+    /// suspend disabled). A lease clock that stops while the machine sleeps
+    /// (`ClockInfo::counts_suspend` not `Some(true)`: Linux's
+    /// `CLOCK_MONOTONIC` and `CLOCK_MONOTONIC_RAW`, macOS's
+    /// `mach_absolute_time`) would keep a resumed leader's lease valid for
+    /// as long as it slept; without this promise such a clock is refused.
+    pub machine_never_suspends: bool,
 }
 
 /// Why no lease can be run with a configuration.
@@ -42,6 +49,11 @@ pub enum SetupError {
     /// The lease timing is unsafe or incomplete (check-quorum off, drift
     /// bounds, margin).
     Lease(ConfigError),
+    /// The lease clock (named) may stop while the machine is suspended, and
+    /// `Timing::machine_never_suspends` is not set: use a clock that counts
+    /// suspend (`leasehold-hal-linux`'s `SuspendAwareClock`,
+    /// `leasehold-hal-darwin`'s `RawClock`).
+    ClockMissesSuspend(&'static str),
 }
 
 impl fmt::Display for SetupError {
@@ -52,6 +64,10 @@ impl fmt::Display for SetupError {
                 "read_only_option is LeaseBased (raft-rs's clockless lease); use ReadOnlyOption::Safe",
             ),
             SetupError::Lease(e) => write!(f, "no safe lease: {e}"),
+            SetupError::ClockMissesSuspend(name) => write!(
+                f,
+                "the lease clock {name} may stop while the machine is suspended; use a clock that counts suspend, or set Timing::machine_never_suspends"
+            ),
         }
     }
 }
@@ -88,6 +104,7 @@ impl From<ConfigError> for SetupError {
 ///     },
 ///     tick_drift_ppm: 600,
 ///     margin: Duration::from_millis(5),
+///     machine_never_suspends: false,
 /// };
 /// let lease = lease_config(&raft, &timing)?.lease_duration()?;
 /// assert_eq!(lease, Duration::from_nanos(84_937_036));
@@ -99,13 +116,17 @@ impl From<ConfigError> for SetupError {
 ///
 /// # Errors
 ///
-/// [`SetupError`]: the raft config is invalid, uses `LeaseBased` reads, or
-/// the lease timing is not positive / lacks check-quorum.
+/// [`SetupError`]: the raft config is invalid, uses `LeaseBased` reads,
+/// the lease clock may stop in suspend, or the lease timing is not positive
+/// / lacks check-quorum.
 pub fn lease_config(raft: &Config, timing: &Timing) -> Result<LeaseConfig, SetupError> {
     raft.validate()
         .map_err(|e| SetupError::Raft(e.to_string()))?;
     if raft.read_only_option == ReadOnlyOption::LeaseBased {
         return Err(SetupError::LeaseBasedReadIndex);
+    }
+    if timing.lease_clock.counts_suspend != Some(true) && !timing.machine_never_suspends {
+        return Err(SetupError::ClockMissesSuspend(timing.lease_clock.name));
     }
     let config = LeaseConfig::new(timing.tick, raft.election_tick)
         .clock(&timing.lease_clock)
@@ -132,6 +153,7 @@ mod tests {
             },
             tick_drift_ppm: 0,
             margin: Duration::ZERO,
+            machine_never_suspends: false,
         }
     }
 
@@ -190,5 +212,25 @@ mod tests {
             Err(SetupError::Lease(ConfigError::NotPositive))
         );
         assert!(SetupError::LeaseBasedReadIndex.to_string().contains("Safe"));
+    }
+
+    // The lease rests on time that passes while a leader sleeps: a clock
+    // that stops in suspend (or cannot say) is refused unless the machine
+    // is promised never to suspend.
+    #[test]
+    fn a_lease_clock_that_misses_suspend_needs_a_promise() {
+        for counts in [Some(false), None] {
+            let mut t = timing();
+            t.lease_clock.counts_suspend = counts;
+            assert_eq!(
+                lease_config(&raft(), &t),
+                Err(SetupError::ClockMissesSuspend("t"))
+            );
+            t.machine_never_suspends = true;
+            assert!(lease_config(&raft(), &t).is_ok());
+        }
+        assert!(SetupError::ClockMissesSuspend("x")
+            .to_string()
+            .contains("suspend"));
     }
 }

@@ -253,6 +253,9 @@ impl Sim {
             lease_clock: info,
             tick_drift_ppm: self.cfg.configured_drift_ppm,
             margin: Duration::from_millis(2),
+            // The "clock stops in suspend" control is a user who promised
+            // that the machine never sleeps, and was wrong.
+            machine_never_suspends: !self.cfg.clock_counts_suspend,
         };
         let lease = RaftLease::new(&lease_raft, &timing, Rc::new(Lease::new()))
             .expect("the simulated configurations are valid");
@@ -690,7 +693,11 @@ impl Sim {
         if node.waiting_reads.is_empty() {
             return;
         }
-        let leader = node.is_leader();
+        let leader = node.is_leader()
+            && match (node.lease.as_ref(), node.raw.as_ref()) {
+                (Some(l), Some(r)) => l.read_index_confirmed(r),
+                _ => true,
+            };
         let mut done = Vec::new();
         node.waiting_reads.retain(|&(op, idx, stamp)| {
             if applied >= idx {

@@ -554,9 +554,9 @@ where
 
     /// Settles a quorum read (ReadIndex) started after `stamp` was taken
     /// (the stamp of [`QuorumNeeded`]): success extends the lease from it
-    /// when the driver may extend ([`RoundOutcome::Withheld`] otherwise), a
-    /// leadership loss invalidates, any other error leaves the lease alone
-    /// (invariant 11).
+    /// when the driver may extend and this node is a voter of its own
+    /// membership ([`RoundOutcome::Withheld`] otherwise), a leadership loss
+    /// invalidates, any other error leaves the lease alone (invariant 11).
     pub fn finish_read_index<T, E: LeadershipLoss>(
         &mut self,
         stamp: Option<Stamp>,
@@ -567,6 +567,15 @@ where
                 bump(&mut self.counters.reads_quorum);
                 match stamp {
                     None => RoundOutcome::NoStamp,
+                    // A leader outside its own voter sets (it applied its
+                    // removal) has no quorum that includes it: raft-rs 0.7
+                    // even answers its ReadIndex at once when one voter is
+                    // left, without asking that voter. Such a round
+                    // confirms nothing.
+                    Some(_) if !self.tracker.is_voter(self.id) => {
+                        bump(&mut self.counters.extensions_withheld);
+                        RoundOutcome::Withheld
+                    }
                     Some(stamp) => match self.try_extend(stamp) {
                         Some(e) => RoundOutcome::Extension(e),
                         None => RoundOutcome::Withheld,

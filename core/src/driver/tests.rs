@@ -410,3 +410,99 @@ fn non_leaders_neither_tag_nor_credit() {
     d.on_tick(Err(ClockError::Injected)); // a follower's failed tick is harmless
     assert_eq!(d.counters().invalidations, Invalidations::default());
 }
+
+#[test]
+fn getters_report_the_state_the_driver_acts_on() {
+    let lease = Lease::new();
+    let mut d = Driver::new(7, &lease, &config()).unwrap();
+    d.set_membership(&[7, 2, 3], &[]).unwrap();
+    assert_eq!(d.id(), 7);
+    assert_eq!((d.term(), d.is_leader()), (0, false));
+    assert_eq!(d.lease_duration(), LEASE);
+    assert_eq!(d.election_ticks(), E);
+    assert!(d.guarding_votes(), "a started driver guards votes");
+    for _ in 0..E {
+        d.on_tick(Ok(at(1)));
+    }
+    assert!(!d.guarding_votes());
+    d.observe(leader_state(4));
+    assert_eq!((d.term(), d.is_leader()), (4, true));
+    assert_eq!(d.lease_term(), 0, "no extension yet");
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    assert_eq!(d.lease_term(), 4, "the term the lease vouches for");
+    // A later term's lease is that term's.
+    d.observe(follower_state(5));
+    d.observe(leader_state(6));
+    assert_eq!(d.lease_term(), 4, "not extended in term 6 yet");
+    assert_eq!(round(&mut d, 3, 200), Some(Extension::Extended));
+    assert_eq!(d.lease_term(), 6);
+    assert_eq!(d.tracker().self_id(), 7);
+}
+
+// Observing the same applied state again must not try to extend again
+// (every observation would otherwise count a NotLonger).
+#[test]
+fn observing_again_does_not_extend_again() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    for _ in 0..5 {
+        d.observe(leader_state(5));
+    }
+    assert_eq!(d.counters().extensions.not_longer, 0);
+    assert_eq!(d.counters().extensions.extended, 1);
+}
+
+// Review: the driver invalidates on a failed clock read only when *it*
+// reads the clock (tick, tag, its own read_local). Its docs invite readers
+// on other threads to use `Lease` and `crate::read_local` directly; a
+// failure such a reader meets returns `Err` and leaves the lease as it is.
+// A clock that stands still while it fails and runs on from where it
+// stopped (the simulation's `SimClock::fail(freeze)`: "a stopped timer
+// reporting not started") then keeps the lease valid for as long as it
+// failed, in true time: the followers' promises run out first.
+//
+// True time = the clock's reading until 110; the clock fails from true 110
+// to 150 and reads 110 again at true 150 (40 behind from then on). The
+// driver's next tick (true 155, reading 115) succeeds, so nothing ever
+// invalidates, and the lease extended at 100 (expiry 190 by the clock) is
+// valid until true 230.
+#[test]
+fn a_clock_failure_seen_by_a_reader_thread_ends_the_lease() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    let clock = ManualClock::new(at(110));
+    clock.fail_with(ClockError::Injected);
+    // Another thread's read meets the failure.
+    assert_eq!(
+        crate::read_local(d.lease(), &clock, || 1),
+        Err(QuorumNeeded { stamp: None })
+    );
+    clock.recover(); // true 150, still reading 110
+    clock.set(at(115)); // true 155
+    d.on_tick(clock.now());
+    clock.set(at(185)); // true 225: 125 ms after the stamp, the lease is 90
+    assert!(
+        crate::read_local(d.lease(), &clock, || 1).is_err(),
+        "a lease read at true 225 from a lease stamped at 100 (90 ms lease): the \
+         clock failure a reader met did not end the lease"
+    );
+}
+
+// Review finding 1: a leader that applied its own removal keeps leading in
+// raft-rs 0.7, which answers its ReadIndex rounds without a quorum once a
+// single voter is left. Such a round must not extend the lease.
+#[test]
+fn a_read_index_round_of_a_leader_outside_its_voters_extends_nothing() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    d.set_membership(&[2], &[]).unwrap();
+    let clock = ManualClock::new(at(100));
+    let stamp = d.read_local(&clock, || ()).unwrap_err().stamp;
+    let ok: Result<(), RoundError> = Ok(());
+    assert_eq!(d.finish_read_index(stamp, &ok), RoundOutcome::Withheld);
+    assert_eq!(lease.expiry(), None);
+    // The remaining voter's acks still extend (its promise is real).
+    assert_eq!(round(&mut d, 2, 110), Some(Extension::Extended));
+}

@@ -1,0 +1,400 @@
+//! Adversarial review: real raft-rs 0.7 `RawNode`s driven by hand through
+//! `RaftLease`, one scenario per suspected hole. Each test states what a
+//! correct integration must guarantee; a failure is a stale read (or a
+//! lease that outlives the promises it rests on).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use leasehold_core::{Clock, Instant, Lease, ManualClock, RoundOutcome, Stamp, Tag};
+use leasehold_raft::{RaftLease, ReadIndexError, Timing};
+use raft::eraftpb::{ConfChange, ConfChangeType, EntryType, Message};
+use raft::storage::MemStorage;
+use raft::{Config, RawNode, StateRole};
+
+const TICK: Duration = Duration::from_millis(10);
+const E: usize = 10;
+
+struct Node {
+    raw: RawNode<MemStorage>,
+    lease: RaftLease<Arc<Lease>>,
+    /// The register the state machine holds: (value, log index it came from).
+    value: u64,
+    version: u64,
+    /// ReadIndex rounds in flight: ctx -> stamp; and those whose read state
+    /// arrived, waiting for apply: (ctx, index, stamp).
+    reads: BTreeMap<u64, Option<Stamp>>,
+    ready_reads: Vec<(u64, u64, Option<Stamp>)>,
+    /// ReadIndex rounds finished: ctx -> (value, version) served.
+    done_reads: BTreeMap<u64, (u64, u64)>,
+}
+
+struct Cluster {
+    clock: ManualClock,
+    nodes: BTreeMap<u64, Node>,
+    wire: Vec<(Message, Option<Tag>)>,
+    /// Directed links that drop everything.
+    cut: HashSet<(u64, u64)>,
+    /// Conf changes proposed, by their context (applied when committed).
+    conf_changes: BTreeMap<Vec<u8>, ConfChange>,
+    next_ctx: u64,
+}
+
+fn logger() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+fn raft_config(id: u64) -> Config {
+    Config {
+        id,
+        election_tick: E,
+        heartbeat_tick: 2,
+        check_quorum: true,
+        ..Default::default()
+    }
+}
+
+impl Cluster {
+    fn new(voters: &[u64]) -> Cluster {
+        let clock = ManualClock::new(Instant::from_nanos(1_000_000_000).unwrap());
+        let timing = Timing {
+            tick: TICK,
+            lease_clock: clock.info(),
+            tick_drift_ppm: 0,
+            margin: Duration::from_millis(1),
+            machine_never_suspends: false,
+        };
+        let mut nodes = BTreeMap::new();
+        for &id in voters {
+            let cfg = raft_config(id);
+            let storage = MemStorage::new_with_conf_state((voters.to_vec(), vec![]));
+            let raw = RawNode::new(&cfg, storage, &logger()).unwrap();
+            let lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new())).unwrap();
+            nodes.insert(
+                id,
+                Node {
+                    raw,
+                    lease,
+                    value: 0,
+                    version: 0,
+                    reads: BTreeMap::new(),
+                    ready_reads: Vec::new(),
+                    done_reads: BTreeMap::new(),
+                },
+            );
+        }
+        Cluster {
+            clock,
+            nodes,
+            wire: Vec::new(),
+            cut: HashSet::new(),
+            conf_changes: BTreeMap::new(),
+            next_ctx: 1,
+        }
+    }
+
+    fn node(&mut self, id: u64) -> &mut Node {
+        self.nodes.get_mut(&id).unwrap()
+    }
+
+    fn is_leader(&self, id: u64) -> bool {
+        self.nodes[&id].raw.raft.state == StateRole::Leader
+    }
+
+    /// Handles every Ready of node `id` (persist, send, apply, read states).
+    fn ready(&mut self, id: u64) {
+        loop {
+            let now = self.clock.now();
+            let n = self.nodes.get_mut(&id).unwrap();
+            n.lease.observe(&n.raw);
+            if !n.raw.has_ready() {
+                break;
+            }
+            let mut rd = n.raw.ready();
+            let store = n.raw.store().clone();
+            if !rd.snapshot().is_empty() {
+                store.wl().apply_snapshot(rd.snapshot().clone()).unwrap();
+            }
+            store.wl().append(rd.entries()).unwrap();
+            if let Some(hs) = rd.hs() {
+                store.wl().set_hardstate(hs.clone());
+            }
+            let mut out = rd.take_messages();
+            out.extend(rd.take_persisted_messages());
+            let mut committed = rd.take_committed_entries();
+            let read_states = rd.take_read_states();
+            let mut light = n.raw.advance_append(rd);
+            if let Some(c) = light.commit_index() {
+                store.wl().mut_hard_state().set_commit(c);
+            }
+            out.extend(light.take_messages());
+            committed.extend(light.take_committed_entries());
+            for m in out {
+                let tag = n.lease.tag(&m, now);
+                self.wire.push((m, tag));
+            }
+            for rs in read_states {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&rs.request_ctx);
+                let ctx = u64::from_le_bytes(b);
+                if let Some(stamp) = n.reads.remove(&ctx) {
+                    n.ready_reads.push((ctx, rs.index, stamp));
+                }
+            }
+            let mut last = None;
+            for e in committed {
+                last = Some(e.index);
+                match e.get_entry_type() {
+                    EntryType::EntryNormal if e.data.len() == 8 => {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&e.data);
+                        n.value = u64::from_le_bytes(b);
+                        n.version = e.index;
+                    }
+                    EntryType::EntryConfChange => {
+                        let cc = self.conf_changes[&e.context.to_vec()].clone();
+                        let cs = n.raw.apply_conf_change(&cc).unwrap();
+                        store.wl().set_conf_state(cs);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(i) = last {
+                n.raw.advance_apply_to(i);
+            }
+            let applied = n.raw.raft.raft_log.applied;
+            let (value, version) = (n.value, n.version);
+            let mut finished = Vec::new();
+            n.ready_reads.retain(|&(ctx, idx, stamp)| {
+                if applied >= idx {
+                    finished.push((ctx, stamp));
+                    false
+                } else {
+                    true
+                }
+            });
+            for (ctx, stamp) in finished {
+                let _: RoundOutcome = n
+                    .lease
+                    .finish_read_index(stamp, &Ok::<(), ReadIndexError>(()));
+                n.done_reads.insert(ctx, (value, version));
+            }
+        }
+    }
+
+    /// Delivers everything on the wire (and what it provokes) over uncut links.
+    fn deliver_all(&mut self) {
+        for _ in 0..100 {
+            let ids: Vec<u64> = self.nodes.keys().copied().collect();
+            for id in ids {
+                self.ready(id);
+            }
+            if self.wire.is_empty() {
+                return;
+            }
+            let wire = std::mem::take(&mut self.wire);
+            for (m, tag) in wire {
+                if self.cut.contains(&(m.from, m.to)) || !self.nodes.contains_key(&m.to) {
+                    continue;
+                }
+                let to = m.to;
+                let n = self.node(to);
+                let _ = n.lease.step(&mut n.raw, m, tag);
+            }
+        }
+        panic!("the cluster did not settle");
+    }
+
+    /// One tick of every node (the clock advances one tick first).
+    fn tick(&mut self) {
+        self.clock.advance(TICK);
+        let now = self.clock.now();
+        for n in self.nodes.values_mut() {
+            n.lease.tick(&mut n.raw, now);
+        }
+        self.deliver_all();
+    }
+
+    fn elect(&mut self, id: u64) {
+        // Past the restart guard of every node.
+        for _ in 0..E {
+            self.tick();
+        }
+        self.node(id).raw.campaign().unwrap();
+        self.deliver_all();
+        assert!(self.is_leader(id));
+        // A few heartbeat rounds: the lease is confirmed.
+        for _ in 0..3 {
+            self.tick();
+        }
+    }
+
+    fn write(&mut self, id: u64, value: u64) {
+        self.node(id)
+            .raw
+            .propose(vec![], value.to_le_bytes().to_vec())
+            .unwrap();
+        self.deliver_all();
+    }
+
+    fn conf_change(&mut self, id: u64, cc: ConfChange) {
+        let ctx = format!("cc{}", self.conf_changes.len()).into_bytes();
+        self.conf_changes.insert(ctx.clone(), cc.clone());
+        self.node(id).raw.propose_conf_change(ctx, cc).unwrap();
+        self.deliver_all();
+    }
+
+    /// A client read at node `id`: `Ok` if served under the lease, else the
+    /// ReadIndex round is started and its ctx returned.
+    fn read(&mut self, id: u64) -> Result<(u64, u64), u64> {
+        let clock = &self.clock;
+        let n = self.nodes.get_mut(&id).unwrap();
+        let (value, version) = (n.value, n.version);
+        match n.lease.read(clock, || (value, version)) {
+            Ok(v) => Ok(v),
+            Err(need) => {
+                let ctx = self.next_ctx;
+                self.next_ctx += 1;
+                n.reads.insert(ctx, need.stamp);
+                n.raw.read_index(ctx.to_le_bytes().to_vec());
+                self.deliver_all();
+                Err(ctx)
+            }
+        }
+    }
+}
+
+fn remove(id: u64) -> ConfChange {
+    let mut cc = ConfChange::default();
+    cc.set_change_type(ConfChangeType::RemoveNode);
+    cc.node_id = id;
+    cc
+}
+
+// A leader that applied its own removal stays leader in raft-rs 0.7
+// (`post_conf_change` returns early for a removed leader), and the driver
+// is written to keep a lease from the remaining voters' acks ("outside the
+// membership (it removed itself) its ack is refused and only the others
+// count"). But raft-rs answers its ReadIndex rounds at once whenever the
+// configuration has a single voter (`ProgressTracker::is_singleton` looks at
+// the config, not at whether that voter is the leader), so with voters
+// {1, 2} -> {2} the removed leader 1 confirms every ReadIndex round by
+// itself, and `finish_read_index` extends the lease from it.
+//
+// Cut 1 from 2 just before 1's check-quorum (so 1 survives one more check).
+// Node 2, the only voter, campaigns when its election timeout (and vote
+// guard) runs out, wins alone, and commits a write. In the tick before 1's
+// next check-quorum, a client reads at 1: the lease from 2's acks has
+// expired, the ReadIndex round "succeeds" without asking 2, the lease is
+// extended from it, and 1 serves lease reads of the value 2 overwrote.
+//
+// Invariants 8 (only voters' acks count) and 11 (only committed/confirmed
+// rounds extend): the extension rests on nobody's promise.
+#[test]
+fn a_removed_leader_extends_its_lease_from_a_read_index_nobody_confirmed() {
+    let mut c = Cluster::new(&[1, 2]);
+    c.elect(1);
+    c.write(1, 7);
+    c.conf_change(1, remove(1));
+    assert!(c.is_leader(1), "raft-rs keeps a removed leader leading");
+    assert_eq!(c.nodes[&2].raw.raft.prs().conf().voters().ids().len(), 1);
+    // Run until 1 is one tick before its next check-quorum, then cut.
+    while c.nodes[&1].raw.raft.election_elapsed != E - 1 {
+        c.tick();
+    }
+    c.cut.insert((1, 2));
+    c.cut.insert((2, 1));
+    // Node 2 times out after exactly election_tick ticks (the fastest raft-rs allows).
+    c.node(2).raw.raft.set_randomized_election_timeout(E);
+    let mut ticks = 0;
+    while !c.is_leader(2) {
+        c.tick();
+        ticks += 1;
+        assert!(ticks <= E + 1, "node 2 did not take over");
+    }
+    assert!(
+        c.is_leader(1),
+        "1 has not noticed yet (its check-quorum is due next tick)"
+    );
+    // The new leader commits a write; the client has its ack.
+    c.write(2, 8);
+    assert_eq!(
+        c.nodes[&2].value, 8,
+        "the write of 8 is committed and applied"
+    );
+    let t1 = c.nodes[&1].raw.raft.term;
+    let t2 = c.nodes[&2].raw.raft.term;
+    assert!(t2 > t1);
+    // A client now reads at the old leader.
+    // The lease from 2's acks (all sent before the cut) has lapsed.
+    let ctx = c.read(1).expect_err("no lease from 2's old acks");
+    // raft-rs released the round at once, without asking node 2: that much
+    // is raft-rs's own ReadIndex problem. What must not happen is that the
+    // lease now vouches for more reads.
+    assert_eq!(c.nodes[&1].done_reads.get(&ctx), Some(&(7, 2)));
+    let second = c.read(1);
+    assert!(
+        second.is_err(),
+        "the removed leader serves lease reads of {second:?} after node 2 \
+         (term {t2}) committed 8: its lease was extended from a ReadIndex round \
+         that no voter confirmed"
+    );
+}
+
+// DESIGN.md's first reason to exist: "on Linux both [CLOCK_MONOTONIC] and
+// CLOCK_MONOTONIC_RAW stop while the machine is suspended, so a resumed
+// leader thinks its lease is still fresh", and the simulation's control row
+// "clock stops in suspend" shows the stale reads that follow. Issue 10 asks
+// that `leasehold-raft` turn a misconfiguration into "a typed error at
+// start-up, not a silent unsafe lease". But `lease_config` takes only the
+// drift bound and resolution from `Timing::lease_clock`: a clock whose own
+// `ClockInfo` says it stops in suspend (std's `Instant` on Linux and macOS,
+// `FallbackClock` there, `RawClock`), or does not know (`None`), yields a
+// lease without complaint. The crate's own doc example builds its lease on
+// `FallbackClock`.
+#[test]
+fn a_lease_clock_that_stops_in_suspend_is_refused_at_start_up() {
+    let raft = raft_config(1);
+    for counts_suspend in [Some(false), None] {
+        let timing = Timing {
+            tick: TICK,
+            lease_clock: leasehold_core::ClockInfo {
+                name: "CLOCK_MONOTONIC",
+                resolution: Duration::from_nanos(1),
+                max_drift_ppm: 500,
+                counts_suspend,
+                slewed: Some(true),
+            },
+            tick_drift_ppm: 500,
+            margin: Duration::from_millis(1),
+            machine_never_suspends: false,
+        };
+        let got = leasehold_raft::lease_config(&raft, &timing).and_then(|c| {
+            c.lease_duration()
+                .map_err(leasehold_raft::SetupError::Lease)
+        });
+        assert!(
+            got.is_err(),
+            "counts_suspend {counts_suspend:?}: a lease of {got:?} on a clock that \
+             may stop while the machine sleeps"
+        );
+    }
+}
+
+// After the review's fix: the node loop can tell that a removed leader's
+// ReadIndex answer is unconfirmed, while a leader in its voter set's is.
+#[test]
+fn a_removed_leaders_read_index_is_not_confirmed() {
+    let mut c = Cluster::new(&[1, 2]);
+    c.elect(1);
+    {
+        let n = &c.nodes[&1];
+        assert!(n.lease.read_index_confirmed(&n.raw));
+    }
+    c.conf_change(1, remove(1));
+    assert!(c.is_leader(1));
+    let n = &c.nodes[&1];
+    assert!(!n.lease.read_index_confirmed(&n.raw));
+    assert!(n.lease.membership_error().is_none());
+}

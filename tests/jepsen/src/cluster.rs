@@ -1,0 +1,320 @@
+//! The node processes of one run: start, SIGSTOP/SIGCONT, kill -9,
+//! restart (optionally under libfaketime), and cleanup.
+//!
+//! Nothing outlives the harness: every child gets `PR_SET_PDEATHSIG`
+//! (SIGKILL when the harness's main thread dies, whatever killed it), its
+//! own `--max-runtime-s`, and [`Cluster`]'s `Drop` kills it (on a normal end
+//! and on a panic). [`install_signal_guard`] turns SIGINT/SIGTERM into a
+//! kill of every registered child before the harness exits.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::proxy::Links;
+
+/// Pids of every live child, for the signal guard.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn register(pid: u32) {
+    if let Ok(mut c) = CHILDREN.lock() {
+        c.push(pid);
+    }
+}
+
+fn unregister(pid: u32) {
+    if let Ok(mut c) = CHILDREN.lock() {
+        c.retain(|&p| p != pid);
+    }
+}
+
+fn kill_registered() {
+    if let Ok(c) = CHILDREN.lock() {
+        for &pid in c.iter() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn signal(pid: u32, sig: libc::c_int) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) has no memory effects; the pid is one of our children.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (call before any other thread
+/// starts, so every thread inherits the mask) and starts a thread that
+/// waits for them, kills every child and exits with status 130.
+pub fn install_signal_guard() {
+    // SAFETY: plain sigset manipulation on a local, then pthread_sigmask and
+    // sigwait, which are async-signal-safe and have no other effects.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        std::thread::spawn(move || {
+            let mut sig = 0;
+            libc::sigwait(&set, &mut sig);
+            eprintln!("\nleasehold-jepsen: signal {sig}, killing every node");
+            kill_registered();
+            std::process::exit(130);
+        });
+    }
+}
+
+/// Where libfaketime lives, if installed (Debian: package `faketime`).
+pub fn faketime_lib() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LEASEHOLD_FAKETIME_LIB") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+        "/usr/local/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Runs `cmd` under libfaketime with every clock at `rate` times real speed.
+pub fn with_faketime(cmd: &mut Command, lib: &Path, rate: f64) {
+    cmd.env("LD_PRELOAD", lib)
+        .env("FAKETIME", format!("+0 x{rate}"))
+        // Monotonic clocks are faked too (the default, stated on purpose).
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "0");
+}
+
+/// How to start the nodes.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// The node binary.
+    pub node_bin: PathBuf,
+    /// Data directory of the run (each node gets a subdirectory).
+    pub dir: PathBuf,
+    /// Extra arguments for every node (`--read-mode`, timing, clock).
+    pub args: Vec<String>,
+    /// Where node stderr goes (`None`: discarded).
+    pub log_dir: Option<PathBuf>,
+}
+
+struct NodeProc {
+    listen: SocketAddr,
+    client: SocketAddr,
+    child: Option<Child>,
+    paused: bool,
+    rate: Option<f64>,
+}
+
+/// A running cluster behind its proxies.
+pub struct Cluster {
+    spec: ClusterSpec,
+    nodes: Vec<NodeProc>,
+    /// The proxies between the nodes.
+    pub links: Links,
+    faketime: Option<PathBuf>,
+    /// Process starts per node (the harness keys counters by it).
+    pub incarnations: Arc<Vec<AtomicU64>>,
+}
+
+fn free_port() -> std::io::Result<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+impl Cluster {
+    /// Picks ports, starts the proxies and every node.
+    ///
+    /// # Errors
+    ///
+    /// Ports, directories or a node that cannot be spawned.
+    pub fn start(spec: ClusterSpec) -> std::io::Result<Cluster> {
+        let mut nodes = Vec::new();
+        for _ in 0..spec.nodes {
+            nodes.push(NodeProc {
+                listen: free_port()?,
+                client: free_port()?,
+                child: None,
+                paused: false,
+                rate: None,
+            });
+        }
+        let targets: Vec<SocketAddr> = nodes.iter().map(|n| n.listen).collect();
+        let links = Links::start(&targets)?;
+        let incarnations = Arc::new((0..spec.nodes).map(|_| AtomicU64::new(0)).collect());
+        let mut c = Cluster {
+            spec,
+            nodes,
+            links,
+            faketime: faketime_lib(),
+            incarnations,
+        };
+        for i in 0..c.nodes.len() {
+            c.spawn(i, None)?;
+        }
+        Ok(c)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the cluster has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Client port of node `i`.
+    pub fn client_addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].client
+    }
+
+    /// Peer listener of node `i` (for direct, unproxied garbage).
+    pub fn peer_addr(&self, i: usize) -> SocketAddr {
+        self.nodes[i].listen
+    }
+
+    /// Whether node `i` is running and not stopped.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].child.is_some() && !self.nodes[i].paused
+    }
+
+    /// The libfaketime rate node `i` runs at, if any.
+    pub fn rate(&self, i: usize) -> Option<f64> {
+        self.nodes[i].rate
+    }
+
+    /// Whether libfaketime is available.
+    pub fn has_faketime(&self) -> bool {
+        self.faketime.is_some()
+    }
+
+    fn spawn(&mut self, i: usize, rate: Option<f64>) -> std::io::Result<()> {
+        let id = i + 1;
+        let mut cmd = Command::new(&self.spec.node_bin);
+        cmd.arg("--id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(self.nodes[i].listen.to_string())
+            .arg("--client")
+            .arg(self.nodes[i].client.to_string())
+            .arg("--data-dir")
+            .arg(self.spec.dir.join(format!("n{id}")));
+        for j in 0..self.nodes.len() {
+            if j != i {
+                cmd.arg("--peer")
+                    .arg(format!("{}={}", j + 1, self.links.addr(i, j)));
+            }
+        }
+        cmd.args(&self.spec.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        match &self.spec.log_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(d.join(format!("n{id}.log")))?;
+                cmd.stderr(f);
+            }
+            None => {
+                cmd.stderr(Stdio::null());
+            }
+        }
+        if let (Some(r), Some(lib)) = (rate, self.faketime.as_ref()) {
+            with_faketime(&mut cmd, lib, r);
+        }
+        set_death_signal(&mut cmd);
+        let child = cmd.spawn()?;
+        register(child.id());
+        self.nodes[i].child = Some(child);
+        self.nodes[i].paused = false;
+        self.nodes[i].rate = rate.filter(|_| self.faketime.is_some());
+        self.incarnations[i].fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// kill -9 node `i` (also when stopped) and reap it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            unregister(c.id());
+        }
+        self.nodes[i].paused = false;
+        self.nodes[i].rate = None;
+    }
+
+    /// Starts node `i` again from its durable log (after [`kill`](Self::kill)),
+    /// at `rate` times real speed under libfaketime, or on the real clock.
+    ///
+    /// # Errors
+    ///
+    /// If the process cannot be spawned.
+    pub fn restart(&mut self, i: usize, rate: Option<f64>) -> std::io::Result<()> {
+        self.kill(i);
+        self.spawn(i, rate)
+    }
+
+    /// SIGSTOP node `i`.
+    pub fn pause(&mut self, i: usize) {
+        if let Some(c) = &self.nodes[i].child {
+            if signal(c.id(), libc::SIGSTOP) {
+                self.nodes[i].paused = true;
+            }
+        }
+    }
+
+    /// SIGCONT node `i`.
+    pub fn resume(&mut self, i: usize) {
+        if let Some(c) = &self.nodes[i].child {
+            signal(c.id(), libc::SIGCONT);
+        }
+        self.nodes[i].paused = false;
+    }
+
+    /// Nodes that exited on their own (a crash would show here).
+    pub fn exited(&mut self) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if let Some(c) = n.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    out.push((i, status.to_string()));
+                    unregister(c.id());
+                    n.child = None;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn set_death_signal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours; it
+    // runs in the forked child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
