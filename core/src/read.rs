@@ -123,11 +123,35 @@ pub enum RoundOutcome {
 /// ever sees it. The invalidation is a store on the error path only: a read
 /// with a working clock still stores nothing (invariant 7).
 pub fn plan_read(lease: &Lease, now: Result<Instant, ClockError>) -> ReadPlan {
+    plan(lease, now, ReadChecks::ALL)
+}
+
+/// Which of the read path's guards run. Production code runs
+/// [`ReadChecks::ALL`]; the lease driver switches one off only for its
+/// negative controls.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadChecks {
+    /// Validate again after the snapshot (invariant 12).
+    pub(crate) after_read: bool,
+    /// A failed reading ends the lease (invariant 1).
+    pub(crate) clock_error_invalidates: bool,
+}
+
+impl ReadChecks {
+    pub(crate) const ALL: ReadChecks = ReadChecks {
+        after_read: true,
+        clock_error_invalidates: true,
+    };
+}
+
+fn plan(lease: &Lease, now: Result<Instant, ClockError>, checks: ReadChecks) -> ReadPlan {
     match now {
         Ok(now) if lease.is_valid(now) => ReadPlan::Local,
         Ok(now) => ReadPlan::Quorum(Some(lease.stamp(now))),
         Err(_) => {
-            let _: u64 = lease.invalidate();
+            if checks.clock_error_invalidates {
+                let _: u64 = lease.invalidate();
+            }
             ReadPlan::Quorum(None)
         }
     }
@@ -150,11 +174,27 @@ pub fn read_local<C, T>(
 where
     C: Clock + ?Sized,
 {
-    if let ReadPlan::Quorum(stamp) = plan_read(lease, clock.now()) {
+    read_local_checked(lease, clock, read, ReadChecks::ALL)
+}
+
+/// [`read_local`] with the guards `checks` names.
+pub(crate) fn read_local_checked<C, T>(
+    lease: &Lease,
+    clock: &C,
+    read: impl FnOnce() -> T,
+    checks: ReadChecks,
+) -> Result<T, QuorumNeeded>
+where
+    C: Clock + ?Sized,
+{
+    if let ReadPlan::Quorum(stamp) = plan(lease, clock.now(), checks) {
         return Err(QuorumNeeded { stamp });
     }
     let value = read();
-    match plan_read(lease, clock.now()) {
+    if !checks.after_read {
+        return Ok(value);
+    }
+    match plan(lease, clock.now(), checks) {
         ReadPlan::Local => Ok(value),
         ReadPlan::Quorum(stamp) => Err(QuorumNeeded { stamp }),
     }

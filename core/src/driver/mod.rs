@@ -19,9 +19,10 @@ use echo::Echo;
 use inflight::{InFlight, Sent};
 use vote_guard::VoteGuard;
 
+use crate::read::{read_local_checked, ReadChecks};
 use crate::{
-    plan_read, read_local, Clock, ClockError, ConfigError, Extension, Instant, LeadershipLoss,
-    Lease, LeaseConfig, QuorumNeeded, QuorumTracker, ReadPlan, RoundOutcome, Stamp, TrackerError,
+    Clock, ClockError, ConfigError, Extension, Instant, LeadershipLoss, Lease, LeaseConfig,
+    QuorumNeeded, QuorumTracker, RoundOutcome, Stamp, TrackerError,
 };
 
 /// What the node's Raft reports to [`LeaseDriver::observe`].
@@ -532,14 +533,11 @@ where
     where
         C: Clock + ?Sized,
     {
-        let result = if self.safeguards.validate_after_read {
-            read_local(&self.lease, clock, read)
-        } else {
-            match plan_read(&self.lease, clock.now()) {
-                ReadPlan::Local => Ok(read()),
-                ReadPlan::Quorum(stamp) => Err(QuorumNeeded { stamp }),
-            }
+        let checks = ReadChecks {
+            after_read: self.safeguards.validate_after_read,
+            clock_error_invalidates: self.safeguards.clock_error_invalidates,
         };
+        let result = read_local_checked(&self.lease, clock, read, checks);
         match &result {
             Ok(_) => bump(&mut self.counters.reads_local),
             Err(need) => {

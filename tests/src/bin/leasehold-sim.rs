@@ -5,7 +5,7 @@
 //! every check on and stops at the first violation, printing the command
 //! that replays it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -97,7 +97,13 @@ fn row(s: &Scenario, sum: &Summary, secs: f64) -> String {
     )
 }
 
+/// Progress lines only on a terminal: in a CI log they are noise.
+fn progress_wanted() -> bool {
+    std::io::stderr().is_terminal()
+}
+
 fn explore_main(args: &Args, threads: usize) -> ExitCode {
+    let tty = progress_wanted();
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let n = args.explore.unwrap_or(0);
     let from = args.explore_from;
@@ -125,14 +131,16 @@ fn explore_main(args: &Args, threads: usize) -> ExitCode {
                     }
                 }
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d.is_multiple_of(10) {
+                if tty && d.is_multiple_of(10) {
                     eprint!("\rexplored {d}/{n}");
                     let _ = std::io::stderr().flush();
                 }
             });
         }
     });
-    eprint!("\r{:<40}\r", "");
+    if tty {
+        eprint!("\r{:<40}\r", "");
+    }
     let explored = done.load(Ordering::Relaxed);
     match found.into_inner().expect("no panics") {
         Some(seed) => {
@@ -238,6 +246,7 @@ fn main() -> ExitCode {
         "|{:-<33}|{:-<4}|{:-<7}|{:-<8}|{:-<6}|{:-<7}|{:-<10}|{:-<10}|{:-<13}|{:-<17}|{:-<14}|{:-<9}|{:-<13}|{:-<8}|{:-<9}|",
         "", "", "", "", "", "", "", "", "", "", "", "", "", "", ""
     );
+    let tty = progress_wanted();
     let start = Instant::now();
     let mut all_ok = true;
     let total = scenarios.len();
@@ -246,7 +255,7 @@ fn main() -> ExitCode {
         let n = args.seeds;
         let name = s.name;
         let progress = move |done: usize| {
-            if done.is_multiple_of(10) || done as u64 == n {
+            if tty && (done.is_multiple_of(10) || done as u64 == n) {
                 eprint!(
                     "\r[{}/{}] {:<32} {:>4}/{} seeds",
                     k + 1,
@@ -259,7 +268,9 @@ fn main() -> ExitCode {
             }
         };
         let sum = run_scenario(s, 0..n, threads, &progress);
-        eprint!("\r{:<72}\r", "");
+        if tty {
+            eprint!("\r{:<72}\r", "");
+        }
         all_ok &= sum.as_expected(s.expect);
         println!("{}", row(s, &sum, t0.elapsed().as_secs_f64()));
         if let Some(seed) = sum.first_bad_seed {
