@@ -217,6 +217,11 @@ impl Cluster {
     }
 
     fn elect(&mut self, id: u64) {
+        // raft-rs draws each timeout from [E, 2E): one of exactly E ticks
+        // would let another node campaign first during the wait below.
+        for n in self.nodes.values_mut() {
+            n.raw.raft.set_randomized_election_timeout(2 * E - 1);
+        }
         // Past the restart guard of every node.
         for _ in 0..E {
             self.tick();
