@@ -506,3 +506,102 @@ fn a_read_index_round_of_a_leader_outside_its_voters_extends_nothing() {
     // The remaining voter's acks still extend (its promise is real).
     assert_eq!(round(&mut d, 2, 110), Some(Extension::Extended));
 }
+
+// First reading fine, second fails: the production driver ends the lease,
+// resets the tracker to the lease's generation, counts one clock
+// invalidation, and a late ack of a pre-failure request extends nothing.
+#[test]
+fn a_clock_failure_after_the_snapshot_ends_the_lease_and_resets_the_tracker() {
+    let lease = Lease::new();
+    let mut d = leader(&lease);
+    let pre = d.tag_request(3, Ok(at(99)));
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    let clock = ManualClock::new(at(120));
+    let r = d.read_local(&clock, || clock.fail_with(ClockError::Injected));
+    assert_eq!(r, Err(QuorumNeeded { stamp: None }));
+    assert_eq!(lease.expiry(), None);
+    assert_eq!(d.tracker().generation_floor(), lease.generation());
+    assert_eq!(d.tracker().quorum_stamp(), None);
+    assert_eq!(d.counters().invalidations.clock, 1);
+    assert_eq!(d.counters().lease_misses, 1);
+    assert_eq!(d.on_response(3, pre), None);
+    assert_eq!(lease.expiry(), None);
+    clock.recover();
+    assert!(d.read_local(&clock, || ()).is_err());
+    assert_eq!(round(&mut d, 2, 130), Some(Extension::Extended));
+}
+
+// A reader thread's free read_local ends the lease without resetting the
+// driver's tracker: the tracker's old-generation quorum and late acks of
+// old requests still extend nothing (generation gate), and fresh rounds do.
+#[test]
+fn a_reader_threads_invalidation_leaves_no_stale_quorum_to_extend_from() {
+    let lease = Lease::new();
+    let mut d = driver(1, &lease);
+    d.observe(NodeState {
+        term: 5,
+        leader: true,
+        own_term_entry_applied: false,
+    });
+    let t2 = d.tag_request(2, Ok(at(100)));
+    let t3 = d.tag_request(3, Ok(at(101)));
+    assert_eq!(d.on_response(2, t2), None, "withheld: no own-term entry");
+    let g = lease.generation();
+    let clock = ManualClock::new(at(105));
+    clock.fail_with(ClockError::Os(5));
+    assert_eq!(
+        crate::read_local(d.lease(), &clock, || 1),
+        Err(QuorumNeeded { stamp: None })
+    );
+    assert_eq!(lease.generation(), g + 1);
+    assert_eq!(
+        d.tracker().generation_floor(),
+        g,
+        "tracker not reset by a reader"
+    );
+    assert!(d.tracker().quorum_stamp().is_some());
+    // Own-term entry applied: observe extends from the stale quorum: refused.
+    d.observe(leader_state(5));
+    assert_eq!(lease.expiry(), None);
+    assert_eq!(d.counters().extensions.stale_generation, 1);
+    // A late ack of a pre-failure request: refused.
+    let _ = d.on_response(3, t3);
+    assert_eq!(lease.expiry(), None);
+    // A round in the new generation extends.
+    clock.recover();
+    assert_eq!(round(&mut d, 2, 140), Some(Extension::Extended));
+    assert_eq!(lease.expiry(), at(140).checked_add(LEASE));
+}
+
+#[cfg(feature = "negative-controls")]
+#[test]
+fn the_clock_error_control_switches_off_both_invalidations() {
+    // "clock errors kept": neither the read path nor the driver invalidates.
+    let lease = Lease::new();
+    let mut d = leader(&lease).with_safeguards(Safeguards {
+        clock_error_invalidates: false,
+        ..Safeguards::ALL
+    });
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    let clock = ManualClock::new(at(120));
+    clock.fail_with(ClockError::Injected);
+    assert_eq!(
+        d.read_local(&clock, || 1),
+        Err(QuorumNeeded { stamp: None })
+    );
+    assert_eq!(lease.expiry(), at(100).checked_add(LEASE));
+    // validate_after_read off, clock_error_invalidates on: a first-reading
+    // failure still invalidates (as before dba81f1).
+    let lease = Lease::new();
+    let mut d = leader(&lease).with_safeguards(Safeguards {
+        validate_after_read: false,
+        ..Safeguards::ALL
+    });
+    assert_eq!(round(&mut d, 2, 100), Some(Extension::Extended));
+    assert_eq!(
+        d.read_local(&clock, || 1),
+        Err(QuorumNeeded { stamp: None })
+    );
+    assert_eq!(lease.expiry(), None);
+    assert_eq!(d.counters().invalidations.clock, 1);
+}
