@@ -36,6 +36,14 @@ fn leader_state(term: u64) -> NodeState {
     }
 }
 
+/// A new leader that has not yet applied an entry of its term.
+fn unapplied_leader_state(term: u64) -> NodeState {
+    NodeState {
+        own_term_entry_applied: false,
+        ..leader_state(term)
+    }
+}
+
 fn follower_state(term: u64) -> NodeState {
     NodeState {
         term,
@@ -224,11 +232,7 @@ fn a_transfer_suspends_the_lease_until_the_term_ends() {
 fn nothing_extends_before_an_entry_of_the_term_is_applied() {
     let lease = Lease::new();
     let mut d = driver(1, &lease);
-    d.observe(NodeState {
-        term: 5,
-        leader: true,
-        own_term_entry_applied: false,
-    });
+    d.observe(unapplied_leader_state(5));
     assert_eq!(round(&mut d, 2, 100), None);
     assert_eq!(lease.expiry(), None);
     let clock = ManualClock::new(at(101));
@@ -538,11 +542,7 @@ fn a_clock_failure_after_the_snapshot_ends_the_lease_and_resets_the_tracker() {
 fn a_reader_threads_invalidation_leaves_no_stale_quorum_to_extend_from() {
     let lease = Lease::new();
     let mut d = driver(1, &lease);
-    d.observe(NodeState {
-        term: 5,
-        leader: true,
-        own_term_entry_applied: false,
-    });
+    d.observe(unapplied_leader_state(5));
     let t2 = d.tag_request(2, Ok(at(100)));
     let t3 = d.tag_request(3, Ok(at(101)));
     assert_eq!(d.on_response(2, t2), None, "withheld: no own-term entry");
