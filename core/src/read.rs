@@ -49,7 +49,7 @@
 
 use core::time::Duration;
 
-use crate::{Clock, ClockError, Extension, Instant, Lease, Stamp};
+use crate::{Clock, ClockError, Extension, Instant, Lease, Safeguards, Stamp};
 
 /// Lets [`finish_round`] tell which errors mean the node may have lost
 /// leadership (invariant 11).
@@ -123,28 +123,12 @@ pub enum RoundOutcome {
 /// ever sees it. The invalidation is a store on the error path only: a read
 /// with a working clock still stores nothing (invariant 7).
 pub fn plan_read(lease: &Lease, now: Result<Instant, ClockError>) -> ReadPlan {
-    plan(lease, now, ReadChecks::ALL)
+    plan(lease, now, &Safeguards::ALL)
 }
 
-/// Which of the read path's guards run. Production code runs
-/// [`ReadChecks::ALL`]; the lease driver switches one off only for its
-/// negative controls.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ReadChecks {
-    /// Validate again after the snapshot (invariant 12).
-    pub(crate) after_read: bool,
-    /// A failed reading ends the lease (invariant 1).
-    pub(crate) clock_error_invalidates: bool,
-}
-
-impl ReadChecks {
-    pub(crate) const ALL: ReadChecks = ReadChecks {
-        after_read: true,
-        clock_error_invalidates: true,
-    };
-}
-
-fn plan(lease: &Lease, now: Result<Instant, ClockError>, checks: ReadChecks) -> ReadPlan {
+/// [`plan_read`] with the checks `checks` switches on (the lease driver
+/// passes its own: all of them, except in a negative control).
+fn plan(lease: &Lease, now: Result<Instant, ClockError>, checks: &Safeguards) -> ReadPlan {
     match now {
         Ok(now) if lease.is_valid(now) => ReadPlan::Local,
         Ok(now) => ReadPlan::Quorum(Some(lease.stamp(now))),
@@ -174,15 +158,15 @@ pub fn read_local<C, T>(
 where
     C: Clock + ?Sized,
 {
-    read_local_checked(lease, clock, read, ReadChecks::ALL)
+    read_local_checked(lease, clock, read, &Safeguards::ALL)
 }
 
-/// [`read_local`] with the guards `checks` names.
+/// [`read_local`] with the checks `checks` switches on.
 pub(crate) fn read_local_checked<C, T>(
     lease: &Lease,
     clock: &C,
     read: impl FnOnce() -> T,
-    checks: ReadChecks,
+    checks: &Safeguards,
 ) -> Result<T, QuorumNeeded>
 where
     C: Clock + ?Sized,
@@ -191,7 +175,7 @@ where
         return Err(QuorumNeeded { stamp });
     }
     let value = read();
-    if !checks.after_read {
+    if !checks.validate_after_read {
         return Ok(value);
     }
     match plan(lease, clock.now(), checks) {

@@ -19,7 +19,7 @@ use echo::Echo;
 use inflight::{InFlight, Sent};
 use vote_guard::VoteGuard;
 
-use crate::read::{read_local_checked, ReadChecks};
+use crate::read::read_local_checked;
 use crate::{
     Clock, ClockError, ConfigError, Extension, Instant, LeadershipLoss, Lease, LeaseConfig,
     QuorumNeeded, QuorumTracker, RoundOutcome, Stamp, TrackerError,
@@ -533,11 +533,7 @@ where
     where
         C: Clock + ?Sized,
     {
-        let checks = ReadChecks {
-            after_read: self.safeguards.validate_after_read,
-            clock_error_invalidates: self.safeguards.clock_error_invalidates,
-        };
-        let result = read_local_checked(&self.lease, clock, read, checks);
+        let result = read_local_checked(&self.lease, clock, read, &self.safeguards);
         match &result {
             Ok(_) => bump(&mut self.counters.reads_local),
             Err(need) => {

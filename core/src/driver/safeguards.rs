@@ -54,8 +54,9 @@ pub struct Safeguards {
     /// A local read is validated again after its snapshot (invariant 12).
     /// Off: only before.
     pub validate_after_read: bool,
-    /// A failed clock read invalidates the lease. Off: it only fails the
-    /// operation at hand.
+    /// A failed clock read invalidates the lease, in the driver's events and
+    /// on its read path (invariant 1). Off: it only fails the operation at
+    /// hand.
     pub clock_error_invalidates: bool,
     /// Leaving the leader role or changing term invalidates (invariant 9).
     /// Off: the old expiry stays and nothing extends it.
