@@ -181,8 +181,10 @@ impl LeaseConfig {
     /// The maximum rate error of the followers' tick timers, in parts per
     /// million: whatever paces their Raft ticks (invariant 18). A tick loop
     /// on `CLOCK_MONOTONIC` inherits NTP's slew (up to 500 ppm) plus the
-    /// crystal's error; a loop that fires missed ticks in a burst after a
-    /// pause is fine as long as it never fires more ticks than time passed.
+    /// crystal's error. A loop must not fire the ticks it missed during a
+    /// stall in a burst after stepping messages that arrived meanwhile (it
+    /// would count time from before them against the promise they made);
+    /// dropping missed ticks is safe (`leasehold_raft::Ticker` does that).
     pub const fn tick_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
         self.tick_drift_ppm = Some(ppm);
         self

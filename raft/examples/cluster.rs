@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use leasehold_core::{Clock, Counters, Lease, RoundOutcome, Stamp, Tag};
-use leasehold_raft::{RaftLease, ReadIndexError, Timing};
+use leasehold_raft::{RaftLease, ReadIndexError, Ticker, Timing};
 use raft::eraftpb::{Entry, EntryType, Message};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
@@ -287,15 +287,16 @@ impl Node {
     }
 
     fn run(mut self, inbox: Receiver<Inbound>, stop: Arc<AtomicBool>) -> Counters {
-        let mut next_tick = Instant::now() + TICK;
+        // After a stall the ticker fires one tick, not every tick it
+        // missed: those would count time from before the messages stepped
+        // meanwhile against the vote guard (see `Ticker`).
+        let mut ticker = Ticker::new(TICK, Instant::now());
         let mut last_role = StateRole::Follower;
         while !stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            if now >= next_tick {
-                next_tick += TICK;
+            if ticker.poll(Instant::now()) {
                 self.lease.tick(&mut self.raw, self.clock.now());
             }
-            match inbox.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            match inbox.recv_timeout(ticker.next().saturating_duration_since(Instant::now())) {
                 Ok(Inbound::Raft(m, tag)) => {
                     let _ = self.lease.step(&mut self.raw, *m, tag);
                 }

@@ -98,7 +98,9 @@
 
 mod node;
 mod setup;
+mod ticker;
 
 pub use leasehold_core::Tag;
 pub use node::{RaftLease, ReadIndexError};
 pub use setup::{lease_config, SetupError, Timing};
+pub use ticker::Ticker;

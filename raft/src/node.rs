@@ -27,6 +27,9 @@ use crate::setup::{lease_config, SetupError, Timing};
 ///   through [`tick`](Self::tick), and call [`observe`](Self::observe) after
 ///   anything else that touches the node (`propose`, `read_index`,
 ///   `campaign`, `transfer_leader`, `advance*`, `apply_conf_change`).
+///   Pace the ticks with a [`Ticker`](crate::Ticker) (or a loop that, like
+///   it, drops the ticks it missed during a stall instead of firing them in
+///   a burst after messages that waited meanwhile).
 ///   Call `advance_apply` only once the entries are applied to the state
 ///   that reads see: "applied" is what lets a new leader lease-read.
 /// * Send every outgoing message (`Ready::messages`,
