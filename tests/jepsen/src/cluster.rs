@@ -126,8 +126,55 @@ pub struct Cluster {
     pub incarnations: Arc<Vec<AtomicU64>>,
 }
 
+/// The lowest port the kernel hands out for outgoing connections.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// Where the next node port search starts (one sequence per harness
+/// process, so a row never reuses a port of an earlier row).
+static NEXT_PORT: AtomicU64 = AtomicU64::new(0);
+
+/// A loopback port for a node's listener, from below the ephemeral range.
+///
+/// A node's ports are unbound while it is down. A port inside the
+/// ephemeral range can then be taken by any outgoing connection, and by the
+/// most likely one: a proxy or client reconnecting to that very port, which
+/// Linux completes now and then (about once in 20,000 refused attempts,
+/// measured) as a TCP self-connect, source = destination. The restarted node
+/// then fails to bind (CI saw a node exit eight times in a row this way).
+/// Below the range no outgoing connection gets the port.
 fn free_port() -> std::io::Result<SocketAddr> {
+    const FIRST: u16 = 10_000;
+    let low = ephemeral_low();
+    if low <= FIRST + 1_000 {
+        // No room below the range: take what the kernel gives (the proxy and
+        // the clients drop self-connected sockets, see `is_self_connect`).
+        return TcpListener::bind("127.0.0.1:0")?.local_addr();
+    }
+    let span = u64::from(low - FIRST);
+    if NEXT_PORT.load(Ordering::Relaxed) == 0 {
+        // Spread concurrent harnesses apart.
+        let start = u64::from(std::process::id()).wrapping_mul(7919) % span + 1;
+        let _ = NEXT_PORT.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..span {
+        let k = NEXT_PORT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = FIRST + u16::try_from(k).unwrap_or(0);
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr();
+        }
+    }
     TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// Whether `s` is connected to itself (see [`free_port`]): such a stream
+/// holds the port its target should listen on, so it must be dropped.
+pub fn is_self_connect(s: &std::net::TcpStream) -> bool {
+    matches!((s.local_addr(), s.peer_addr()), (Ok(a), Ok(b)) if a == b)
 }
 
 impl Cluster {
@@ -289,7 +336,18 @@ impl Cluster {
         for (i, n) in self.nodes.iter_mut().enumerate() {
             if let Some(c) = n.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    out.push((i, status.to_string()));
+                    let why = self
+                        .spec
+                        .log_dir
+                        .as_ref()
+                        .and_then(|d| last_line(&d.join(format!("n{}.log", i + 1))));
+                    out.push((
+                        i,
+                        match why {
+                            Some(line) => format!("{status} (its log ends: {line})"),
+                            None => status.to_string(),
+                        },
+                    ));
                     unregister(c.id());
                     n.child = None;
                 }
@@ -316,5 +374,34 @@ fn set_death_signal(cmd: &mut Command) {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
+    }
+}
+
+/// The last non-empty line of a node's log, to say why it exited.
+fn last_line(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ports_lie_below_the_ephemeral_range() {
+        let low = ephemeral_low();
+        for _ in 0..20 {
+            let a = free_port().unwrap();
+            assert!(a.ip().is_loopback());
+            if low > 11_000 {
+                assert!(
+                    a.port() >= 10_000 && a.port() < low,
+                    "{a} inside the ephemeral range from {low}"
+                );
+            }
+        }
     }
 }

@@ -111,7 +111,9 @@ fn accept_loop(listener: &TcpListener, target: SocketAddr, link: &Arc<Link>) {
         let link = link.clone();
         thread::spawn(move || {
             if let Ok(down) = TcpStream::connect(target) {
-                forward(up, down, &link);
+                if !crate::cluster::is_self_connect(&down) {
+                    forward(up, down, &link);
+                }
             }
         });
     }
