@@ -45,6 +45,7 @@ pub fn config(seed: u64) -> SimConfig {
     c.actual_drift_ppm = r.range(0, u64::from(c.configured_drift_ppm) + 1) as u32;
     c.clients = r.range(2, 7) as usize;
     c.duration = Duration::from_secs(r.range(4, 12));
+    c.net.keep_for_down = [0.0, 0.5, 1.0][r.pick(3)];
     c
 }
 

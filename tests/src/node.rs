@@ -18,6 +18,7 @@ use raft::{Config, RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
 use crate::check::Via;
 use crate::client::Reply;
 use crate::clock::SimClock;
+use crate::network::KEPT_PER_LINK;
 use crate::overlap::LeaseView;
 use crate::rng::Rng;
 use crate::sim::{Ev, LeaseTiming, ReadMode, Sim, SimConfig, MS};
@@ -39,6 +40,18 @@ pub enum Down {
     Crashed,
 }
 
+/// A message a sender's transport keeps for a node that is down.
+pub(crate) struct Kept {
+    pub(crate) from: usize,
+    /// The sender's incarnation: its queue dies with it.
+    from_gen: u64,
+    /// When it was kept (the sender's first failed attempt, if it is the
+    /// sender's oldest).
+    since: u64,
+    msg: Box<Message>,
+    tag: Option<Tag>,
+}
+
 /// One node: durable storage that survives crashes, and everything else,
 /// which does not.
 pub struct SimNode {
@@ -54,6 +67,9 @@ pub struct SimNode {
     pub(crate) removed: bool,
     /// Events that arrived while paused or suspended.
     pub(crate) deferred: Vec<Ev>,
+    /// Messages a reconnecting transport keeps for this node while it is
+    /// down, oldest first.
+    pub(crate) kept: VecDeque<Kept>,
     /// Tick chain generation (changes on crash, restart, pause, resume).
     pub(crate) gen: u64,
     /// Process incarnation (changes on crash and restart).
@@ -128,6 +144,7 @@ impl SimNode {
             started: false,
             removed: false,
             deferred: Vec::new(),
+            kept: VecDeque::new(),
             gen: 0,
             incarnation: 0,
             pause_id: 0,
@@ -283,6 +300,81 @@ impl Sim {
         self.trace(format_args!("node {id} starts at applied {applied}"));
         self.after(i);
         self.schedule_tick(i);
+        self.flush_kept(i);
+    }
+
+    /// A reconnecting transport keeps a message for node `to`, which is down.
+    fn keep(&mut self, to: usize, from: usize, from_gen: u64, msg: Box<Message>, tag: Option<Tag>) {
+        let now = self.now();
+        self.waits.remove(&(from, to));
+        let node = &mut self.nodes[to];
+        // A snapshot's failure was reported to its sender already.
+        if !node.started || node.removed || msg.get_msg_type() == MessageType::MsgSnapshot {
+            return;
+        }
+        if node.kept.iter().filter(|k| k.from == from).count() >= KEPT_PER_LINK {
+            if let Some(p) = node.kept.iter().position(|k| k.from == from) {
+                node.kept.remove(p);
+            }
+        }
+        node.kept.push_back(Kept {
+            from,
+            from_gen,
+            since: now,
+            msg,
+            tag,
+        });
+    }
+
+    /// Node `i` is back: every sender that kept messages for it reconnects
+    /// at its next connection attempt and sends them in order, then what it
+    /// sent meanwhile. Senders back
+    /// off exponentially (1 ms doubling to 1 s, with jitter) from their
+    /// first failed attempt, so one that has failed for long (a leader
+    /// heartbeating a node since it crashed) reconnects later than one that
+    /// began sending just before the node came back (a new candidate). A
+    /// sender that crashed meanwhile lost its queue; a link cut now loses
+    /// them.
+    fn flush_kept(&mut self, i: usize) {
+        let kept = std::mem::take(&mut self.nodes[i].kept);
+        let now = self.now();
+        let mut reconnect: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+        for Kept {
+            from,
+            from_gen,
+            since,
+            msg,
+            tag,
+        } in kept
+        {
+            if self.nodes[from].incarnation != from_gen || self.net.is_cut(from, i) {
+                continue;
+            }
+            let (at, n) = match reconnect.get(&from) {
+                Some(&v) => v,
+                None => {
+                    let (mut t, mut step) = (since, MS);
+                    while t < now {
+                        let jitter = self.transport_rng.range(80, 121);
+                        t += step * jitter / 100;
+                        step = (step * 2).min(1_000 * MS);
+                    }
+                    (t, 0)
+                }
+            };
+            reconnect.insert(from, (at, n + 1));
+            self.waits.insert((from, i), (from_gen, at, n + 1));
+            self.push(
+                at + n * 5_000,
+                Ev::Deliver {
+                    to: i,
+                    from,
+                    from_gen,
+                    msg,
+                    tag,
+                },
+            );
+        }
     }
 
     pub(crate) fn crash(&mut self, i: usize) {
@@ -349,7 +441,11 @@ impl Sim {
             self.report_snapshot(from, from_gen, msg.to, ok);
         }
         match self.nodes[to].down {
-            Down::Crashed => {}
+            Down::Crashed => {
+                if self.keep_for_down {
+                    self.keep(to, from, from_gen, msg, tag);
+                }
+            }
             Down::Paused | Down::Suspended => self.nodes[to].deferred.push(Ev::Deliver {
                 to,
                 from,
@@ -358,6 +454,29 @@ impl Sim {
                 tag,
             }),
             Down::Up => {
+                if let Some(w) = self.waits.get_mut(&(from, to)) {
+                    let now = self.now.get();
+                    if w.0 == from_gen
+                        && w.1 > now
+                        && msg.get_msg_type() != MessageType::MsgSnapshot
+                    {
+                        // Sent while its sender is still reconnecting: it
+                        // goes out behind the queue.
+                        let t = w.1 + w.2 * 5_000;
+                        w.2 += 1;
+                        self.push(
+                            t,
+                            Ev::Deliver {
+                                to,
+                                from,
+                                from_gen,
+                                msg,
+                                tag,
+                            },
+                        );
+                        return;
+                    }
+                }
                 let vote = matches!(
                     msg.get_msg_type(),
                     MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
@@ -420,6 +539,8 @@ impl Sim {
                     node.waiting_reads.clear();
                 }
                 node.last_role = role;
+                let id = node.id;
+                self.trace(format_args!("node {id} is {:?} in term {}", role.0, role.1));
                 if role.0 == StateRole::Candidate {
                     // A campaign is a vote for itself.
                     self.premises.vote(i, i, role.1);
@@ -652,6 +773,12 @@ impl Sim {
                 timeout_now.push(to);
             }
             if msg.get_msg_type() == MessageType::MsgRequestVoteResponse && !msg.reject {
+                self.trace(format_args!(
+                    "node {} votes for {} in term {}",
+                    i + 1,
+                    to + 1,
+                    msg.term
+                ));
                 self.premises.vote(i, to, msg.term);
             }
             for t in times {

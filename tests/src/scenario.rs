@@ -99,6 +99,7 @@ pub fn base(nodes: usize) -> SimConfig {
             hold_for: (20_000_000, 2_000_000_000),
             loss: 0.01,
             dup: 0.02,
+            keep_for_down: 1.0,
         },
         nemesis: NemesisConfig::all(Duration::from_millis(300)),
         apply: ApplyConfig {

@@ -237,6 +237,13 @@ pub struct Sim {
     queue: BinaryHeap<Queued>,
     seq: u64,
     pub(crate) rng: Rng,
+    /// The reconnecting transport's choices (see `NetConfig::keep_for_down`).
+    pub(crate) transport_rng: Rng,
+    /// Whether this seed's transport keeps messages for nodes that are down.
+    pub(crate) keep_for_down: bool,
+    /// Links still reconnecting to a restarted node: (from, to) ->
+    /// (sender's incarnation, reconnect time, messages queued).
+    pub(crate) waits: BTreeMap<(usize, usize), (u64, u64, u64)>,
     pub(crate) nodes: Vec<SimNode>,
     pub(crate) net: Network,
     pub(crate) ops: Vec<Op>,
@@ -286,6 +293,10 @@ impl Sim {
     /// A fresh cluster for `seed`.
     pub fn new(cfg: SimConfig, seed: u64) -> Sim {
         let mut rng = Rng::new(seed);
+        // Its own stream, so that the transport's choices leave every other
+        // draw of the seed where it was.
+        let mut transport_rng = Rng::new(seed ^ 0x7472_616e_7370_6f72);
+        let keep_for_down = transport_rng.chance(cfg.net.keep_for_down);
         let now = Rc::new(Cell::new(0));
         let pre_vote = cfg.pre_vote.draw(&mut rng);
         let nemesis = cfg.nemesis.for_seed(&mut rng);
@@ -313,6 +324,9 @@ impl Sim {
             queue: BinaryHeap::new(),
             seq: 0,
             rng,
+            transport_rng,
+            keep_for_down,
+            waits: BTreeMap::new(),
             nodes,
             ops: Vec::new(),
             clients,
@@ -465,7 +479,11 @@ impl Sim {
             }
             self.last_lease[i] = cur;
         }
-        self.premises.settle(now);
+        if self.premises.settle(now) > 0 {
+            self.trace(format_args!(
+                "broken lease premise (a vote or campaign inside a promise)"
+            ));
+        }
     }
 
     fn handle(&mut self, ev: Ev) {
@@ -579,5 +597,7 @@ impl Sim {
     }
 }
 
+#[cfg(test)]
+mod reconnect;
 #[cfg(test)]
 mod scripted;

@@ -12,7 +12,7 @@ use crate::scenario::base;
 use leasehold_core::Safeguards;
 use raft::eraftpb::MessageType;
 
-fn quiet_cluster(safeguards: Safeguards) -> Sim {
+pub(super) fn quiet_cluster(safeguards: Safeguards) -> Sim {
     let mut cfg = base(3);
     cfg.nemesis.kinds.clear();
     cfg.pre_vote = Pick::Fixed(false);
@@ -30,7 +30,7 @@ fn quiet_cluster(safeguards: Safeguards) -> Sim {
     sim
 }
 
-fn run_until(sim: &mut Sim, t: u64) {
+pub(super) fn run_until(sim: &mut Sim, t: u64) {
     while let Some(q) = sim.queue.peek() {
         if q.time > t {
             break;
