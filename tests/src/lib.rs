@@ -27,3 +27,4 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod storage;
+pub mod transport;

@@ -18,20 +18,11 @@ pub struct NetConfig {
     pub loss: f64,
     /// Probability of a second copy (with its own delay).
     pub dup: f64,
-    /// Probability, per seed, that the transport is a reconnecting one: a
-    /// message for a node that is down waits in its sender's queue (up to
-    /// [`KEPT_PER_LINK`] per link) and goes out when the node is back and
-    /// the sender has reconnected, as TCP transports with per-peer queues
-    /// do. The restarted node then meets, in the first milliseconds of its
-    /// new life, whatever its peers sent while it was down (votes requested
-    /// of it, a leader's heartbeats, responses to its previous incarnation),
-    /// in an order set by who reconnects first.
+    /// Probability, per seed, that the transport is a reconnecting one
+    /// that queues what a crashed node misses and delivers it after the
+    /// node restarts ([`crate::transport`]).
     pub keep_for_down: f64,
 }
-
-/// Messages a reconnecting transport keeps for one peer that is down; the
-/// oldest go first when more arrive.
-pub const KEPT_PER_LINK: usize = 64;
 
 /// Cuts, loss and delay; deliveries are computed when a message is sent.
 #[derive(Debug, Clone)]

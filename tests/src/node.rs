@@ -18,7 +18,6 @@ use raft::{Config, RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
 use crate::check::Via;
 use crate::client::Reply;
 use crate::clock::SimClock;
-use crate::network::KEPT_PER_LINK;
 use crate::overlap::LeaseView;
 use crate::rng::Rng;
 use crate::sim::{Ev, LeaseTiming, ReadMode, Sim, SimConfig, MS};
@@ -40,18 +39,6 @@ pub enum Down {
     Crashed,
 }
 
-/// A message a sender's transport keeps for a node that is down.
-pub(crate) struct Kept {
-    pub(crate) from: usize,
-    /// The sender's incarnation: its queue dies with it.
-    from_gen: u64,
-    /// When it was kept (the sender's first failed attempt, if it is the
-    /// sender's oldest).
-    since: u64,
-    msg: Box<Message>,
-    tag: Option<Tag>,
-}
-
 /// One node: durable storage that survives crashes, and everything else,
 /// which does not.
 pub struct SimNode {
@@ -67,9 +54,6 @@ pub struct SimNode {
     pub(crate) removed: bool,
     /// Events that arrived while paused or suspended.
     pub(crate) deferred: Vec<Ev>,
-    /// Messages a reconnecting transport keeps for this node while it is
-    /// down, oldest first.
-    pub(crate) kept: VecDeque<Kept>,
     /// Tick chain generation (changes on crash, restart, pause, resume).
     pub(crate) gen: u64,
     /// Process incarnation (changes on crash and restart).
@@ -144,7 +128,6 @@ impl SimNode {
             started: false,
             removed: false,
             deferred: Vec::new(),
-            kept: VecDeque::new(),
             gen: 0,
             incarnation: 0,
             pause_id: 0,
@@ -300,81 +283,6 @@ impl Sim {
         self.trace(format_args!("node {id} starts at applied {applied}"));
         self.after(i);
         self.schedule_tick(i);
-        self.flush_kept(i);
-    }
-
-    /// A reconnecting transport keeps a message for node `to`, which is down.
-    fn keep(&mut self, to: usize, from: usize, from_gen: u64, msg: Box<Message>, tag: Option<Tag>) {
-        let now = self.now();
-        self.waits.remove(&(from, to));
-        let node = &mut self.nodes[to];
-        // A snapshot's failure was reported to its sender already.
-        if !node.started || node.removed || msg.get_msg_type() == MessageType::MsgSnapshot {
-            return;
-        }
-        if node.kept.iter().filter(|k| k.from == from).count() >= KEPT_PER_LINK {
-            if let Some(p) = node.kept.iter().position(|k| k.from == from) {
-                node.kept.remove(p);
-            }
-        }
-        node.kept.push_back(Kept {
-            from,
-            from_gen,
-            since: now,
-            msg,
-            tag,
-        });
-    }
-
-    /// Node `i` is back: every sender that kept messages for it reconnects
-    /// at its next connection attempt and sends them in order, then what it
-    /// sent meanwhile. Senders back
-    /// off exponentially (1 ms doubling to 1 s, with jitter) from their
-    /// first failed attempt, so one that has failed for long (a leader
-    /// heartbeating a node since it crashed) reconnects later than one that
-    /// began sending just before the node came back (a new candidate). A
-    /// sender that crashed meanwhile lost its queue; a link cut now loses
-    /// them.
-    fn flush_kept(&mut self, i: usize) {
-        let kept = std::mem::take(&mut self.nodes[i].kept);
-        let now = self.now();
-        let mut reconnect: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
-        for Kept {
-            from,
-            from_gen,
-            since,
-            msg,
-            tag,
-        } in kept
-        {
-            if self.nodes[from].incarnation != from_gen || self.net.is_cut(from, i) {
-                continue;
-            }
-            let (at, n) = match reconnect.get(&from) {
-                Some(&v) => v,
-                None => {
-                    let (mut t, mut step) = (since, MS);
-                    while t < now {
-                        let jitter = self.transport_rng.range(80, 121);
-                        t += step * jitter / 100;
-                        step = (step * 2).min(1_000 * MS);
-                    }
-                    (t, 0)
-                }
-            };
-            reconnect.insert(from, (at, n + 1));
-            self.waits.insert((from, i), (from_gen, at, n + 1));
-            self.push(
-                at + n * 5_000,
-                Ev::Deliver {
-                    to: i,
-                    from,
-                    from_gen,
-                    msg,
-                    tag,
-                },
-            );
-        }
     }
 
     pub(crate) fn crash(&mut self, i: usize) {
@@ -398,6 +306,7 @@ impl Sim {
         self.trace(format_args!("node {id} removed"));
         self.crash(i);
         self.nodes[i].removed = true;
+        self.forget_links_to(i);
     }
 
     pub(crate) fn schedule_tick(&mut self, i: usize) {
@@ -440,12 +349,23 @@ impl Sim {
             let ok = self.nodes[to].down != Down::Crashed;
             self.report_snapshot(from, from_gen, msg.to, ok);
         }
+        let Some((msg, tag)) = self.through_transport(to, from, from_gen, msg, tag) else {
+            return;
+        };
+        self.deliver_now(to, from, from_gen, msg, tag);
+    }
+
+    /// Node `to` gets a message now (a paused one later, a crashed one never).
+    pub(crate) fn deliver_now(
+        &mut self,
+        to: usize,
+        from: usize,
+        from_gen: u64,
+        msg: Box<Message>,
+        tag: Option<Tag>,
+    ) {
         match self.nodes[to].down {
-            Down::Crashed => {
-                if self.keep_for_down {
-                    self.keep(to, from, from_gen, msg, tag);
-                }
-            }
+            Down::Crashed => {}
             Down::Paused | Down::Suspended => self.nodes[to].deferred.push(Ev::Deliver {
                 to,
                 from,
@@ -454,29 +374,9 @@ impl Sim {
                 tag,
             }),
             Down::Up => {
-                if let Some(w) = self.waits.get_mut(&(from, to)) {
-                    let now = self.now.get();
-                    if w.0 == from_gen
-                        && w.1 > now
-                        && msg.get_msg_type() != MessageType::MsgSnapshot
-                    {
-                        // Sent while its sender is still reconnecting: it
-                        // goes out behind the queue.
-                        let t = w.1 + w.2 * 5_000;
-                        w.2 += 1;
-                        self.push(
-                            t,
-                            Ev::Deliver {
-                                to,
-                                from,
-                                from_gen,
-                                msg,
-                                tag,
-                            },
-                        );
-                        return;
-                    }
-                }
+                #[cfg(test)]
+                self.delivered
+                    .push((self.now.get(), to, from, from_gen, tag));
                 let vote = matches!(
                     msg.get_msg_type(),
                     MessageType::MsgRequestVote | MessageType::MsgRequestPreVote

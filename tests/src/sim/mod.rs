@@ -204,6 +204,18 @@ pub(crate) enum Ev {
     },
     EpisodeStep,
     Spell,
+    /// A connection attempt of the reconnecting transport.
+    Reconnect {
+        from: usize,
+        to: usize,
+        gen: u64,
+    },
+    /// The next message of a reconnected link's queue.
+    Drain {
+        from: usize,
+        to: usize,
+        gen: u64,
+    },
 }
 
 struct Queued {
@@ -237,13 +249,12 @@ pub struct Sim {
     queue: BinaryHeap<Queued>,
     seq: u64,
     pub(crate) rng: Rng,
-    /// The reconnecting transport's choices (see `NetConfig::keep_for_down`).
-    pub(crate) transport_rng: Rng,
-    /// Whether this seed's transport keeps messages for nodes that are down.
-    pub(crate) keep_for_down: bool,
-    /// Links still reconnecting to a restarted node: (from, to) ->
-    /// (sender's incarnation, reconnect time, messages queued).
-    pub(crate) waits: BTreeMap<(usize, usize), (u64, u64, u64)>,
+    /// The reconnecting transport (see `NetConfig::keep_for_down`).
+    pub(crate) transport: crate::transport::Transport,
+    /// Every message handed to a running node: (time, to, from, sender's
+    /// incarnation, tag).
+    #[cfg(test)]
+    pub(crate) delivered: Vec<(u64, usize, usize, u64, Option<Tag>)>,
     pub(crate) nodes: Vec<SimNode>,
     pub(crate) net: Network,
     pub(crate) ops: Vec<Op>,
@@ -293,10 +304,7 @@ impl Sim {
     /// A fresh cluster for `seed`.
     pub fn new(cfg: SimConfig, seed: u64) -> Sim {
         let mut rng = Rng::new(seed);
-        // Its own stream, so that the transport's choices leave every other
-        // draw of the seed where it was.
-        let mut transport_rng = Rng::new(seed ^ 0x7472_616e_7370_6f72);
-        let keep_for_down = transport_rng.chance(cfg.net.keep_for_down);
+        let transport = crate::transport::Transport::new(seed, cfg.net.keep_for_down);
         let now = Rc::new(Cell::new(0));
         let pre_vote = cfg.pre_vote.draw(&mut rng);
         let nemesis = cfg.nemesis.for_seed(&mut rng);
@@ -324,9 +332,9 @@ impl Sim {
             queue: BinaryHeap::new(),
             seq: 0,
             rng,
-            transport_rng,
-            keep_for_down,
-            waits: BTreeMap::new(),
+            transport,
+            #[cfg(test)]
+            delivered: Vec::new(),
             nodes,
             ops: Vec::new(),
             clients,
@@ -354,6 +362,14 @@ impl Sim {
             last_lease: vec![(None, 0); total],
             trace: std::env::var_os("SIM_TRACE").is_some(),
         };
+        sim.trace(format_args!(
+            "transport: {}",
+            if sim.transport.enabled {
+                "reconnecting (queues what a crashed node misses)"
+            } else {
+                "drops what a crashed node misses"
+            }
+        ));
         for i in 0..sim.cfg.nodes {
             sim.start_node(i);
         }
@@ -555,6 +571,14 @@ impl Sim {
             Ev::Spell => {
                 fnv(&mut self.hash, 13);
                 self.next_spell();
+            }
+            Ev::Reconnect { from, to, gen } => {
+                fnv(&mut self.hash, 14);
+                self.on_reconnect(from, to, gen);
+            }
+            Ev::Drain { from, to, gen } => {
+                fnv(&mut self.hash, 15);
+                self.on_drain(from, to, gen);
             }
         }
     }
