@@ -349,6 +349,39 @@ impl Sim {
         self.push_in(dt, Ev::NemesisBurst { focus: (a, b) });
     }
 
+    /// A vote request is on its way to `to`, landing at `arrival`: with the
+    /// reaction probability (and only in seeds that crash nodes at all),
+    /// `to` crashes now and restarts before the request lands, which then
+    /// meets a node that has just started and knows no leader. Restarts
+    /// matter most at this moment, and the coincidence is too narrow for
+    /// independent faults to hit.
+    pub(crate) fn crash_in_flight(&mut self, to: usize, arrival: u64) {
+        let crashes = self
+            .nemesis
+            .kinds
+            .iter()
+            .any(|k| matches!(k.0, FaultKind::Crash | FaultKind::CrashLoop));
+        let now = self.now();
+        if self.nemesis.react <= 0.0 || !crashes || now < self.react_after || arrival <= now + 2 {
+            return;
+        }
+        if self.nodes[to].raw.is_none() || self.nodes[to].down != Down::Up {
+            return;
+        }
+        if !self.rng.chance(self.nemesis.react) {
+            return;
+        }
+        self.react_after = now + 200 * MS;
+        self.faults += 1;
+        self.trace(format_args!(
+            "nemesis crash of node {} with a vote request in flight to it",
+            to + 1
+        ));
+        self.crash(to);
+        let up = self.rng.range(now + 1, arrival);
+        self.push(up, Ev::Fault(Fault::Restart(to)));
+    }
+
     /// One fault of a burst aimed at `focus`.
     pub(crate) fn burst_step(&mut self, focus: (usize, usize)) {
         self.focus = Some(focus);

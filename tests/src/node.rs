@@ -660,6 +660,7 @@ impl Sim {
             .collect();
         let mut failed_snapshots = Vec::new();
         let mut timeout_now = Vec::new();
+        let mut vote_requests = Vec::new();
         for (msg, tag) in msgs.into_iter().zip(tags) {
             let to = (msg.to - 1) as usize;
             if to >= self.nodes.len() {
@@ -671,6 +672,14 @@ impl Sim {
             }
             if msg.get_msg_type() == MessageType::MsgTimeoutNow {
                 timeout_now.push(to);
+            }
+            if matches!(
+                msg.get_msg_type(),
+                MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+            ) {
+                if let Some(&first) = times.iter().min() {
+                    vote_requests.push((to, first));
+                }
             }
             if msg.get_msg_type() == MessageType::MsgRequestVoteResponse && !msg.reject {
                 self.trace(format_args!(
@@ -684,6 +693,9 @@ impl Sim {
             for t in times {
                 self.seq_push_deliver(t, to, i, inc, msg.clone(), tag);
             }
+        }
+        for (to, arrival) in vote_requests {
+            self.crash_in_flight(to, arrival);
         }
         for to in failed_snapshots {
             self.report_snapshot(i, inc, to, false);
