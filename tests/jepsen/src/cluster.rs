@@ -164,11 +164,53 @@ fn free_port() -> std::io::Result<SocketAddr> {
     for _ in 0..span {
         let k = NEXT_PORT.fetch_add(1, Ordering::Relaxed) % span;
         let port = FIRST + u16::try_from(k).unwrap_or(0);
+        if !reserve(port) {
+            continue;
+        }
         if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
             return l.local_addr();
         }
     }
     TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// An exclusive, non-blocking `flock(2)` on `file` (std's `File::try_lock`
+/// needs Rust 1.89; the workspace supports 1.88).
+fn try_lock(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this `File` owns and keeps open; no
+    // memory is passed. Failure (held elsewhere, or any error) is `false`.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Lock files of the ports this process took, held until it exits.
+static RESERVED: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+
+/// Reserves `port` against other harness processes on this machine: a
+/// probe bind cannot see the port of another harness's node that is down
+/// at that moment, so each port also gets an exclusive lock on a file,
+/// which the kernel releases when the process exits, however it exits.
+fn reserve(port: u16) -> bool {
+    let dir = std::env::temp_dir().join("leasehold-jepsen-ports");
+    if std::fs::create_dir_all(&dir).is_err() {
+        // No lock directory: fall back to the bind probe alone.
+        return true;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{port}.lock")))
+    else {
+        return true;
+    };
+    if !try_lock(&file) {
+        return false;
+    }
+    if let Ok(mut held) = RESERVED.lock() {
+        held.push(file);
+    }
+    true
 }
 
 /// Whether `s` is connected to itself (see [`free_port`]): such a stream
@@ -377,9 +419,16 @@ fn set_death_signal(cmd: &mut Command) {
     }
 }
 
-/// The last non-empty line of a node's log, to say why it exited.
+/// The last non-empty line of a node's log (from its last 4 KiB), to say
+/// why it exited.
 fn last_line(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
@@ -403,5 +452,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_port_reserved_by_another_process_is_skipped() {
+        let a = free_port().unwrap();
+        // This process holds the lock; a second open file description is a
+        // second owner, as another harness process would be.
+        let path = std::env::temp_dir()
+            .join("leasehold-jepsen-ports")
+            .join(format!("{}.lock", a.port()));
+        let other = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        assert!(!try_lock(&other), "held while this process lives");
+        assert!(!reserve(a.port()), "a held port is not handed out twice");
     }
 }
