@@ -51,6 +51,15 @@ fn next_attempt(sim: &Sim, from: usize, to: usize) -> u64 {
         .expect("an attempt is scheduled")
 }
 
+/// `a` is down from 1,000 ms to 1,080 ms; returns the restart time and the
+/// leader's next connection attempt.
+fn down_80ms(sim: &mut Sim, l: usize, a: usize) -> (u64, u64) {
+    sim.crash(a);
+    run_until(sim, 1_080 * MS);
+    sim.start_node(a);
+    (sim.now(), next_attempt(sim, l, a))
+}
+
 fn increasing(v: &[u64]) -> bool {
     v.windows(2).all(|w| w[0] < w[1])
 }
@@ -133,11 +142,7 @@ fn a_full_queue_refuses_the_newest() {
 fn a_queue_dies_with_its_sender() {
     let (mut sim, l, a) = cluster(true);
     let gen = sim.nodes[l].incarnation;
-    sim.crash(a);
-    run_until(&mut sim, 1_080 * MS);
-    sim.start_node(a);
-    let restart = sim.now();
-    let at = next_attempt(&sim, l, a);
+    let (restart, at) = down_80ms(&mut sim, l, a);
     run_until(&mut sim, at - 1);
     sim.crash(l);
     run_until(&mut sim, at + 50 * MS);
@@ -152,10 +157,7 @@ fn a_queue_dies_with_its_sender() {
 fn a_crash_during_the_drain_breaks_the_new_connection_and_keeps_the_order() {
     let (mut sim, l, a) = cluster(true);
     let gen = sim.nodes[l].incarnation;
-    sim.crash(a);
-    run_until(&mut sim, 1_080 * MS);
-    sim.start_node(a);
-    let at = next_attempt(&sim, l, a);
+    let (_, at) = down_80ms(&mut sim, l, a);
     // Reconnected, handshake under way: the receiver crashes again.
     run_until(&mut sim, at);
     let before = queued(&sim, l, a);
@@ -211,11 +213,7 @@ fn each_seed_draws_its_transport_from_the_configuration() {
 fn a_queue_dies_with_its_sender_even_mid_drain() {
     let (mut sim, l, a) = cluster(true);
     let gen = sim.nodes[l].incarnation;
-    sim.crash(a);
-    run_until(&mut sim, 1_080 * MS);
-    sim.start_node(a);
-    let restart = sim.now();
-    let at = next_attempt(&sim, l, a);
+    let (restart, at) = down_80ms(&mut sim, l, a);
     // Reconnected, the handshake under way: the sender crashes.
     run_until(&mut sim, at);
     assert!(!queued(&sim, l, a).is_empty());
