@@ -1,6 +1,6 @@
 //! The reconnecting transport (`NetConfig::keep_for_down`): a per-peer
-//! message queue in front of every connection, as in TiKV 4.x's raft
-//! client, with a faster backoff. When a message meets a crashed receiver,
+//! message queue in front of every connection, in the style of TiKV's raft
+//! client, with a fast backoff. When a message meets a crashed receiver,
 //! the sender's connection to it has failed: from then on everything that
 //! sender sends to it waits in one in-order queue (up to [`QUEUE_LIMIT`];
 //! when full, the newest is refused). The sender retries at exponential

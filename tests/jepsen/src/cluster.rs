@@ -213,7 +213,7 @@ fn reserve(port: u16) -> bool {
     true
 }
 
-/// Whether `s` is connected to itself (see [`free_port`]): such a stream
+/// Whether `s` is connected to itself (see the node port choice above): such a stream
 /// holds the port its target should listen on, so it must be dropped.
 pub fn is_self_connect(s: &std::net::TcpStream) -> bool {
     matches!((s.local_addr(), s.peer_addr()), (Ok(a), Ok(b)) if a == b)
