@@ -329,15 +329,9 @@ impl Sim {
     /// A protocol event at node `a` (involving `b`, if any) may draw a
     /// fault aimed at both, a moment later.
     pub(crate) fn react(&mut self, a: usize, b: Option<usize>) {
-        if self.nemesis.kinds.is_empty() || self.now() < self.react_after {
+        if self.nemesis.kinds.is_empty() || !self.take_reaction() {
             return;
         }
-        if !self.rng.chance(self.nemesis.react) {
-            return;
-        }
-        // A cooldown, so that reactions to reactions cannot keep the
-        // cluster from ever electing a leader.
-        self.react_after = self.now() + 200 * MS;
         let b = match b {
             Some(b) => b,
             None => match self.target(0.5) {
@@ -347,6 +341,18 @@ impl Sim {
         };
         let dt = self.rng.log_range(MS / 2, 60 * MS);
         self.push_in(dt, Ev::NemesisBurst { focus: (a, b) });
+    }
+
+    /// Whether a protocol event draws a reaction now (with the seed's
+    /// reaction probability), starting the cooldown if it does: reactions
+    /// to reactions must not keep the cluster from ever electing a leader.
+    fn take_reaction(&mut self) -> bool {
+        let now = self.now();
+        if now < self.react_after || !self.rng.chance(self.nemesis.react) {
+            return false;
+        }
+        self.react_after = now + 200 * MS;
+        true
     }
 
     /// A vote request is on its way to `to`, landing at `arrival`: with the
@@ -362,16 +368,14 @@ impl Sim {
             .iter()
             .any(|k| matches!(k.0, FaultKind::Crash | FaultKind::CrashLoop));
         let now = self.now();
-        if self.nemesis.react <= 0.0 || !crashes || now < self.react_after || arrival <= now + 2 {
+        let up = self.nodes[to].raw.is_some() && self.nodes[to].down == Down::Up;
+        // Reactions off draw nothing, so such rows keep their streams.
+        if self.nemesis.react <= 0.0 || !crashes || arrival <= now + 2 || !up {
             return;
         }
-        if self.nodes[to].raw.is_none() || self.nodes[to].down != Down::Up {
+        if !self.take_reaction() {
             return;
         }
-        if !self.rng.chance(self.nemesis.react) {
-            return;
-        }
-        self.react_after = now + 200 * MS;
         self.faults += 1;
         self.trace(format_args!(
             "nemesis crash of node {} with a vote request in flight to it",
