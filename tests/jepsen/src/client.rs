@@ -134,9 +134,6 @@ struct Conn {
 impl Conn {
     fn open(addr: SocketAddr, timeout: Duration) -> Option<Conn> {
         let s = TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
-        if crate::cluster::is_self_connect(&s) {
-            return None;
-        }
         let _ = s.set_nodelay(true);
         s.set_read_timeout(Some(timeout)).ok()?;
         let writer = s.try_clone().ok()?;

@@ -126,19 +126,23 @@ pub struct Cluster {
     pub incarnations: Arc<Vec<AtomicU64>>,
 }
 
-/// The lowest port the kernel hands out for outgoing connections.
-fn ephemeral_low() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768)
+/// The ports the kernel hands out for outgoing connections, inclusive.
+fn ephemeral_range() -> (u16, u16) {
+    let read = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let mut it = read.iter().flat_map(|s| s.split_whitespace());
+    let lo = it.next().and_then(|v| v.parse().ok());
+    let hi = it.next().and_then(|v| v.parse().ok());
+    (lo.unwrap_or(32768), hi.unwrap_or(60999))
 }
 
 /// Where the next node port search starts (one sequence per harness
 /// process, so a row never reuses a port of an earlier row).
 static NEXT_PORT: AtomicU64 = AtomicU64::new(0);
 
-/// A loopback port for a node's listener, from below the ephemeral range.
+/// Node ports come from 10,000 up to the ephemeral range and from above it.
+const FIRST_PORT: u16 = 10_000;
+
+/// A loopback port for a node's listener, outside the ephemeral range.
 ///
 /// A node's ports are unbound while it is down. A port inside the
 /// ephemeral range can then be taken by any outgoing connection, and by the
@@ -146,16 +150,22 @@ static NEXT_PORT: AtomicU64 = AtomicU64::new(0);
 /// Linux completes now and then (about once in 20,000 refused attempts,
 /// measured) as a TCP self-connect, source = destination. The restarted node
 /// then fails to bind (CI saw a node exit eight times in a row this way).
-/// Below the range no outgoing connection gets the port.
+/// Outside the range no outgoing connection gets the port.
+///
+/// # Errors
+///
+/// If fewer than 1,000 ports lie outside the range, or none of them is
+/// free.
 fn free_port() -> std::io::Result<SocketAddr> {
-    const FIRST: u16 = 10_000;
-    let low = ephemeral_low();
-    if low <= FIRST + 1_000 {
-        // No room below the range: take what the kernel gives (the proxy and
-        // the clients drop self-connected sockets, see `is_self_connect`).
-        return TcpListener::bind("127.0.0.1:0")?.local_addr();
+    let (lo, hi) = ephemeral_range();
+    let below = u64::from(lo.saturating_sub(FIRST_PORT));
+    let above = u64::from(u16::MAX.saturating_sub(hi));
+    let span = below + above;
+    if span < 1_000 {
+        return Err(std::io::Error::other(format!(
+            "ip_local_port_range is {lo}-{hi}: fewer than 1000 ports outside it for the nodes"
+        )));
     }
-    let span = u64::from(low - FIRST);
     if NEXT_PORT.load(Ordering::Relaxed) == 0 {
         // Spread concurrent harnesses apart.
         let start = u64::from(std::process::id()).wrapping_mul(7919) % span + 1;
@@ -163,15 +173,21 @@ fn free_port() -> std::io::Result<SocketAddr> {
     }
     for _ in 0..span {
         let k = NEXT_PORT.fetch_add(1, Ordering::Relaxed) % span;
-        let port = FIRST + u16::try_from(k).unwrap_or(0);
-        if !reserve(port) {
+        let port = if k < below {
+            u64::from(FIRST_PORT) + k
+        } else {
+            u64::from(hi) + 1 + (k - below)
+        };
+        let Ok(port) = u16::try_from(port) else {
             continue;
-        }
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-            return l.local_addr();
+        };
+        if reserve(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
         }
     }
-    TcpListener::bind("127.0.0.1:0")?.local_addr()
+    Err(std::io::Error::other(
+        "no free node port outside the ephemeral range",
+    ))
 }
 
 /// An exclusive, non-blocking `flock(2)` on `file` (std's `File::try_lock`
@@ -211,12 +227,6 @@ fn reserve(port: u16) -> bool {
         held.push(file);
     }
     true
-}
-
-/// Whether `s` is connected to itself (see the node port choice above): such a stream
-/// holds the port its target should listen on, so it must be dropped.
-pub fn is_self_connect(s: &std::net::TcpStream) -> bool {
-    matches!((s.local_addr(), s.peer_addr()), (Ok(a), Ok(b)) if a == b)
 }
 
 impl Cluster {
@@ -440,17 +450,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_ports_lie_below_the_ephemeral_range() {
-        let low = ephemeral_low();
+    fn node_ports_lie_outside_the_ephemeral_range() {
+        let (lo, hi) = ephemeral_range();
         for _ in 0..20 {
             let a = free_port().unwrap();
             assert!(a.ip().is_loopback());
-            if low > 11_000 {
-                assert!(
-                    a.port() >= 10_000 && a.port() < low,
-                    "{a} inside the ephemeral range from {low}"
-                );
-            }
+            let p = a.port();
+            assert!(p >= FIRST_PORT, "{a}");
+            assert!(
+                !(lo..=hi).contains(&p),
+                "{a} inside the ephemeral range {lo}-{hi}"
+            );
         }
     }
 

@@ -111,9 +111,7 @@ fn accept_loop(listener: &TcpListener, target: SocketAddr, link: &Arc<Link>) {
         let link = link.clone();
         thread::spawn(move || {
             if let Ok(down) = TcpStream::connect(target) {
-                if !crate::cluster::is_self_connect(&down) {
-                    forward(up, down, &link);
-                }
+                forward(up, down, &link);
             }
         });
     }
