@@ -3,9 +3,8 @@
 //! The classic tracker (what most Raft lease implementations do) keeps a
 //! `HashMap` of peer to ack instant and, on every ack, collects the values
 //! into a fresh `Vec`, sorts it and picks the quorum element. Both sides see
-//! the same workload: voters ack round-robin with
-//! ever later stamps, so every ack can move the quorum and no side can skip
-//! its selection.
+//! the same workload: voters ack round-robin with ever later stamps, so
+//! every ack can move the quorum and no side can skip its selection.
 //!
 //! Run with `cargo bench -p leasehold-core --bench quorum`; the ratios are
 //! printed at the end (throughput form: baseline time / subject time).
