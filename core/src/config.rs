@@ -180,11 +180,15 @@ impl LeaseConfig {
 
     /// The maximum rate error of the followers' tick timers, in parts per
     /// million: whatever paces their Raft ticks (invariant 18). A tick loop
-    /// on `CLOCK_MONOTONIC` inherits NTP's slew (up to 500 ppm) plus the
-    /// crystal's error. A loop must not fire the ticks it missed during a
-    /// stall in a burst after stepping messages that arrived meanwhile (it
-    /// would count time from before them against the promise they made);
-    /// dropping missed ticks is safe (`leasehold_raft::Ticker` does that).
+    /// on `CLOCK_MONOTONIC` runs at the rate the time daemon steers it to:
+    /// ntpd slews by at most 500 ppm, chrony by up to 83 333 ppm by default
+    /// (`maxslewrate`), and the kernel allows 226 500 ppm in all
+    /// (`leasehold-hal-fallback`'s clock table); add the crystal's error.
+    /// Give the bound the deployment enforces (for example chrony with
+    /// `maxslewrate 500`), not NTP's nominal one. A loop must not fire the
+    /// ticks it missed during a stall in a burst after stepping messages
+    /// that arrived meanwhile, and each tick must come at least a tick after
+    /// the previous one (`leasehold_raft::Ticker` does both).
     pub const fn tick_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
         self.tick_drift_ppm = Some(ppm);
         self

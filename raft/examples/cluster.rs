@@ -416,8 +416,10 @@ fn run(args: &Args) -> Result<(), String> {
     let timing = Timing {
         tick: TICK,
         lease_clock: info,
-        // The tick loop sleeps on std's clock (NTP-slewed CLOCK_MONOTONIC):
-        // NTP's 500 ppm slew plus the crystal's error.
+        // The tick loop sleeps on std's clock (slewed CLOCK_MONOTONIC):
+        // assumes a time daemon limited to 500 ppm of slew (ntpd, or chrony
+        // with `maxslewrate 500`; chrony's default is 83 333) plus the
+        // crystal's error.
         tick_drift_ppm: 1_000,
         // Scheduling: the tick thread may run late by a few milliseconds.
         margin: Duration::from_millis(5),

@@ -20,9 +20,10 @@ pub struct Timing {
     /// clock you pass to the node loop): its drift bound and resolution.
     pub lease_clock: ClockInfo,
     /// The maximum rate error of the followers' tick timers, in ppm: what
-    /// paces their ticks, usually a sleep or interval on the NTP-slewed
-    /// `CLOCK_MONOTONIC` (NTP slews by up to 500 ppm, plus the crystal's
-    /// error; invariant 18).
+    /// paces their ticks, usually a sleep or interval on the slewed
+    /// `CLOCK_MONOTONIC`: ntpd slews it by at most 500 ppm, chrony by up to
+    /// 83 333 ppm unless `maxslewrate` is lowered, plus the crystal's error
+    /// (invariant 18; `LeaseConfig::tick_drift_ppm`).
     pub tick_drift_ppm: u32,
     /// Extra time taken off the lease for anything the model does not cover
     /// (scheduling delays between reading the clock and acting, say).

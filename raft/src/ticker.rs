@@ -10,14 +10,20 @@ use std::time::{Duration, Instant};
 /// every tick it missed, after stepping a heartbeat that waited in its
 /// socket, counts time from before that heartbeat against the promise made
 /// when it was accepted: the guard opens with no time passed, inside the
-/// lease the leader holds on that very ack. `Ticker` lets at most one tick
-/// fall due unfired: after a stall it fires once and drops the rest (a
-/// dropped tick only delays this node's elections). The lease derivation
-/// already allows for that one tick (`LeaseConfig`: `election_ticks - 1`).
+/// lease the leader holds on that very ack. `Ticker` fires a late tick once
+/// and schedules the next a whole tick after that (dropped or postponed
+/// ticks only delay this node's elections). So any tick is at least a tick
+/// after the previous one, and the `k`-th tick after a message stepped at
+/// any moment spans at least `k - 1` ticks of time since it: the first may
+/// be overdue and fire at once, which the lease derivation allows for
+/// (`LeaseConfig`: `election_ticks - 1`). Keeping the cadence instead (the
+/// next tick due one tick after the *scheduled* time of a late one) would
+/// let two ticks follow a message within a moment: found by review, a
+/// stale read with a tick 9 ms overdue.
 ///
 /// The ticks are timed by `std::time::Instant` (`CLOCK_MONOTONIC` on
-/// Linux): the followers' tick timer whose rate error `Timing::tick_drift_ppm`
-/// bounds.
+/// Linux, slewed by the time daemon): the followers' tick timer whose rate
+/// error `Timing::tick_drift_ppm` bounds, slew included.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -28,8 +34,11 @@ use std::time::{Duration, Instant};
 /// let mut ticker = Ticker::new(tick, start);
 /// assert!(!ticker.poll(start));
 /// assert!(ticker.poll(start + tick));
+/// // Late by 4 ms: the next tick is a whole tick after this one.
+/// assert!(ticker.poll(start + 2 * tick + Duration::from_millis(4)));
+/// assert_eq!(ticker.next(), start + 3 * tick + Duration::from_millis(4));
 /// // A stall of 20 ticks: one tick, not twenty.
-/// let late = start + 21 * tick;
+/// let late = start + 24 * tick;
 /// assert!(ticker.poll(late));
 /// assert!(!ticker.poll(late));
 /// assert_eq!(ticker.next(), late + tick);
@@ -49,19 +58,14 @@ impl Ticker {
         }
     }
 
-    /// Whether to fire a tick at `now`. On time, ticks keep their cadence;
-    /// more than one tick late, this one fires and the missed ones are
-    /// dropped, so the next falls due a whole tick after `now`.
+    /// Whether to fire a tick at `now`. A tick that fires falls due the
+    /// next one a whole tick after `now`: late ticks postpone the schedule
+    /// (missed ones are dropped) instead of catching up.
     pub fn poll(&mut self, now: Instant) -> bool {
         if now < self.next {
             return false;
         }
-        let cadence = self.next + self.tick;
-        self.next = if now >= cadence {
-            now + self.tick
-        } else {
-            cadence
-        };
+        self.next = now + self.tick;
         true
     }
 
@@ -88,8 +92,9 @@ mod tests {
         // stalled for many ticks.
         let mut now = start;
         let mut fired = Vec::new();
+        // 19_000 then 1_000: late by 9 ms, then exactly at the old cadence.
         let gaps_us = [
-            3_000u64, 9_000, 14_000, 250_000, 1, 1, 10_000, 19_999, 500, 95_000,
+            3_000u64, 9_000, 14_000, 250_000, 1, 1, 10_000, 19_999, 500, 95_000, 19_000, 1_000,
         ];
         for round in 0..400 {
             now += Duration::from_micros(gaps_us[round % gaps_us.len()]);
@@ -113,14 +118,27 @@ mod tests {
         }
     }
 
+    /// Found by review: a loop that wakes less than a tick late (stepping a
+    /// message first) and then polls on time. A ticker that kept the cadence
+    /// fired the next tick about a millisecond after the late one, so the
+    /// tenth tick after the message came 81 ms after it: only
+    /// `election_ticks - 2` ticks of time, against the lease's
+    /// `election_ticks - 1`.
     #[test]
-    fn on_time_ticks_keep_their_cadence() {
+    fn a_late_tick_and_the_next_are_a_tick_apart() {
         let start = Instant::now();
         let mut t = Ticker::new(TICK, start);
-        // Late by less than a tick: the schedule does not slip.
-        assert!(t.poll(start + TICK + Duration::from_millis(4)));
-        assert_eq!(t.next(), start + 2 * TICK);
-        assert!(!t.poll(start + 2 * TICK - Duration::from_nanos(1)));
-        assert!(t.poll(start + 2 * TICK));
+        let late = start + TICK + Duration::from_millis(9);
+        let mut fired = Vec::new();
+        let mut now = late;
+        while fired.len() < 10 {
+            if t.poll(now) {
+                fired.push(now);
+            }
+            now += Duration::from_millis(1);
+        }
+        assert!(fired.windows(2).all(|w| w[1] - w[0] >= TICK));
+        let tenth = fired[9] - late;
+        assert!(tenth >= 9 * TICK, "10 ticks within {tenth:?} of a message");
     }
 }
