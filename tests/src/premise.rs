@@ -23,6 +23,10 @@ pub struct Premises {
     /// are known: a leader that grants a vote and steps down in one step
     /// ends its lease at the same instant, before any candidate can win.
     pending: Vec<(usize, usize, u64)>,
+    /// Votes of the last few seconds: (voter, candidate, term, when, judged
+    /// broken already), for extensions that rest on an ack whose voter had
+    /// voted for somebody else before the extension was made.
+    votes: Vec<(usize, usize, u64, u64, bool)>,
     violations: u64,
     opportunities: u64,
 }
@@ -48,6 +52,33 @@ impl Premises {
         }
     }
 
+    /// `leader` extended its lease of `term` to true time `until` from the
+    /// acks of `voters`, each of a request sent at the given true time: a
+    /// violation if one of them voted for somebody else in a higher term
+    /// since that request was sent (it accepted the request first, as its
+    /// term could not have gone back afterwards), which happens when the
+    /// vote came before the extension was made and `settle` could not see a
+    /// window for it yet.
+    pub fn extended_after_a_vote(
+        &mut self,
+        leader: usize,
+        term: u64,
+        voters: &[(usize, u64)],
+        until: u64,
+    ) -> bool {
+        let mut found = false;
+        for &(v, sent) in voters {
+            for vote in self.votes.iter_mut().filter(|x| {
+                x.0 == v && x.1 != leader && x.2 > term && x.3 >= sent && x.3 < until && !x.4
+            }) {
+                vote.4 = true;
+                found = true;
+            }
+        }
+        self.violations += u64::from(found);
+        found
+    }
+
     /// `leader`'s lease ended at `now` (invalidated, or the node is gone):
     /// nobody needs to keep a promise to it any more.
     pub fn ended(&mut self, leader: usize, now: u64) {
@@ -67,15 +98,16 @@ impl Premises {
     /// ends were recorded. Returns how many broke a promise.
     pub fn settle(&mut self, now: u64) -> u64 {
         self.windows.retain(|w| w.until > now);
+        // Longer than any lease: older votes cannot fall inside a window.
+        self.votes.retain(|v| v.3 + 5_000_000_000 > now);
         let mut broken = 0;
         for (voter, candidate, term) in std::mem::take(&mut self.pending) {
-            if self
+            let bad = self
                 .windows
                 .iter()
-                .any(|w| w.voter == voter && w.leader != candidate && w.term < term)
-            {
-                broken += 1;
-            }
+                .any(|w| w.voter == voter && w.leader != candidate && w.term < term);
+            broken += u64::from(bad);
+            self.votes.push((voter, candidate, term, now, bad));
         }
         self.violations += broken;
         broken
@@ -149,5 +181,42 @@ mod tests {
         assert!(!p.check_quorum(&[1, 4, 5], &[&[1, 2, 3]]), "learners 4, 5");
         assert!(!p.check_quorum(&[1, 2], &[&[1, 2, 3], &[3, 4, 5]]), "joint");
         assert_eq!(p.violations(), 3);
+    }
+
+    /// A voter that voted for another candidate after the leader sent the
+    /// request it acknowledged, before the extension from that ack was made:
+    /// no window existed yet when the vote was judged.
+    #[test]
+    fn an_extension_resting_on_an_ack_whose_voter_had_already_voted_breaks_it() {
+        let mut p = Premises::default();
+        p.vote(1, 2, 4);
+        assert_eq!(p.settle(50), 0, "no window yet");
+        assert!(
+            !p.extended_after_a_vote(0, 3, &[(1, 60)], 150),
+            "voted before the request"
+        );
+        assert!(
+            !p.extended_after_a_vote(0, 4, &[(1, 40)], 150),
+            "not a newer term"
+        );
+        assert!(
+            !p.extended_after_a_vote(2, 3, &[(1, 40)], 150),
+            "voted for this leader"
+        );
+        assert!(
+            !p.extended_after_a_vote(0, 3, &[(1, 40)], 50),
+            "the lease ends first"
+        );
+        assert!(p.extended_after_a_vote(0, 3, &[(1, 40)], 150));
+        assert!(
+            !p.extended_after_a_vote(0, 3, &[(1, 40)], 160),
+            "counted once"
+        );
+        // A vote the forward check already judged broken is not counted again.
+        p.extended(0, 3, &[1], 300);
+        p.vote(1, 2, 5);
+        assert_eq!(p.settle(200), 1);
+        assert!(!p.extended_after_a_vote(0, 3, &[(1, 100)], 300));
+        assert_eq!(p.violations(), 2);
     }
 }

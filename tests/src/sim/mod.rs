@@ -482,6 +482,15 @@ impl Sim {
                                 .collect();
                             let until = node.clock.true_time_of(exp).unwrap_or(u64::MAX);
                             self.premises.extended(i, d.lease_term(), &voters, until);
+                            let sent: Vec<(usize, u64)> = voters
+                                .iter()
+                                .filter_map(|&j| {
+                                    let a = t.ack(self.nodes[j].id)?.instant();
+                                    Some((j, node.clock.true_time_of(a.as_nanos())?))
+                                })
+                                .collect();
+                            self.premises
+                                .extended_after_a_vote(i, d.lease_term(), &sent, until);
                             if let Some(raw) = node.raw.as_ref() {
                                 let cs = raw.raft.prs().conf().to_conf_state();
                                 let ids: Vec<u64> =
