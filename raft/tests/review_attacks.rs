@@ -43,6 +43,14 @@ struct Cluster {
     /// inbox fills up.
     paused: HashSet<u64>,
     inbox: BTreeMap<u64, Vec<(Message, Option<Tag>)>>,
+    /// Nodes whose loop is paced by its own `Ticker` (polled every
+    /// `substep`, on a std clock that follows the manual one), not by
+    /// the cluster's grid of whole ticks; and the ticks they fired.
+    own: BTreeMap<u64, Ticker>,
+    own_ticks: u64,
+    substeps: u64,
+    std0: std::time::Instant,
+    clock0: Instant,
 }
 
 fn logger() -> slog::Logger {
@@ -89,7 +97,6 @@ impl Cluster {
             );
         }
         Cluster {
-            clock,
             nodes,
             wire: Vec::new(),
             cut: HashSet::new(),
@@ -97,6 +104,12 @@ impl Cluster {
             next_ctx: 1,
             paused: HashSet::new(),
             inbox: BTreeMap::new(),
+            own: BTreeMap::new(),
+            own_ticks: 0,
+            substeps: 0,
+            std0: std::time::Instant::now(),
+            clock0: clock.now().unwrap(),
+            clock,
         }
     }
 
@@ -223,7 +236,41 @@ impl Cluster {
         self.clock.advance(TICK);
         let now = self.clock.now();
         for (id, n) in self.nodes.iter_mut() {
-            if !self.paused.contains(id) {
+            if !self.paused.contains(id) && !self.own.contains_key(id) {
+                n.lease.tick(&mut n.raw, now);
+            }
+        }
+        self.deliver_all();
+    }
+
+    /// The std instant a node's own ticker sees now.
+    fn std_now(&self) -> std::time::Instant {
+        self.std0
+            + self
+                .clock
+                .now()
+                .unwrap()
+                .saturating_duration_since(self.clock0)
+    }
+
+    /// Half a millisecond passes: grid nodes tick on every 20th, nodes
+    /// with their own ticker poll it (unless their loop is stalled).
+    fn substep(&mut self) {
+        self.clock.advance(TICK / 20);
+        self.substeps += 1;
+        let grid = self.substeps.is_multiple_of(20);
+        let now = self.clock.now();
+        let std_now = self.std_now();
+        for (id, n) in self.nodes.iter_mut() {
+            if self.paused.contains(id) {
+                continue;
+            }
+            let fire = match self.own.get_mut(id) {
+                Some(t) => t.poll(std_now),
+                None => grid,
+            };
+            if fire {
+                self.own_ticks += u64::from(self.own.contains_key(id));
                 n.lease.tick(&mut n.raw, now);
             }
         }
@@ -516,6 +563,82 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     assert_eq!(fired, 1, "one tick after the stall");
     // A client reads at node 1, under the lease node 2's ack extended: 7 is
     // the newest committed value.
+    let clock = &c.clock;
+    let n = c.nodes.get_mut(&1).unwrap();
+    let value = n.value;
+    assert_eq!(n.lease.read(clock, || value), Ok(7));
+}
+
+// Found by review: a follower's loop, paced by `Ticker`, wakes 9 ms late for
+// a tick (a short stall, or recv_timeout returning a message after its
+// deadline), steps a heartbeat that waited, and only then polls its
+// ticker. A ticker that kept the cadence fired the overdue tick and the
+// next one within a millisecond, so the tenth tick after the heartbeat
+// (which opens the vote guard and raft-rs's in_lease) came 81 ms after it,
+// inside the leader's lease from that ack: a candidate cut off from the
+// leader won with that follower's vote, committed 8, and the old leader
+// served 7. With every tick a whole tick after the previous one the vote is
+// refused for the whole lease.
+#[test]
+fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the_lease() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.pin_timeouts();
+    c.write(1, 7);
+    c.tick();
+    assert!(c.nodes.values().all(|n| n.value == 7));
+    c.substeps = 0;
+    // Node 2's loop is paced by its own ticker, due 2 ms after each grid
+    // point. Node 3 loses node 1 (both ways).
+    let first_due = c.std_now() + Duration::from_millis(2);
+    c.own.insert(2, Ticker::new(TICK, first_due - TICK));
+    c.cut.insert((1, 3));
+    c.cut.insert((3, 1));
+    let grid_tick = |c: &mut Cluster| (0..20).for_each(|_| c.substep());
+    grid_tick(&mut c);
+    // A grid point after which node 1's next tick sends a heartbeat.
+    while c.nodes[&1].raw.raft.heartbeat_elapsed() != 1 {
+        grid_tick(&mut c);
+    }
+    // Node 2's loop stalls from just before its tick at G - 8 ms until
+    // G + 1 ms; node 1 sends the heartbeat at G.
+    c.substep();
+    c.substep();
+    c.paused.insert(2);
+    for _ in 0..18 {
+        c.substep();
+    }
+    let g = c.clock.now().unwrap();
+    c.substep();
+    c.substep();
+    c.paused.remove(&2);
+    // Its socket is ready first: the heartbeat is stepped and acked, and
+    // node 1 extends its lease from the stamp taken at G.
+    for (m, tag) in c.inbox.remove(&2).unwrap_or_default() {
+        let n = c.node(2);
+        let _ = n.lease.step(&mut n.raw, m, tag);
+    }
+    c.deliver_all();
+    let expiry = c.nodes[&1].lease.lease().expiry().unwrap();
+    assert!(expiry.saturating_duration_since(g) > Duration::from_millis(84));
+    // From here nodes 1 and 2 hear nothing from each other (delayed).
+    c.cut.insert((1, 2));
+    c.cut.insert((2, 1));
+    c.own_ticks = 0;
+    let before_end = expiry.checked_sub(Duration::from_millis(1)).unwrap();
+    while c.own_ticks < E as u64 && c.clock.now().unwrap() < before_end {
+        c.substep();
+    }
+    // Node 3 (no leader for about 100 ms) campaigns now.
+    c.node(3).raw.campaign().unwrap();
+    c.deliver_all();
+    assert!(
+        !c.is_leader(3),
+        "node 2 voted inside the lease its ack extended"
+    );
+    c.substep();
+    assert!(c.clock.now().unwrap() < expiry);
+    assert!(c.is_leader(1));
     let clock = &c.clock;
     let n = c.nodes.get_mut(&1).unwrap();
     let value = n.value;
