@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use leasehold_core::{Clock, Counters, Lease, RoundOutcome, Stamp, Tag};
-use leasehold_raft::{RaftLease, ReadIndexError, Ticker, Timing};
+use leasehold_raft::{RaftLease, ReadIndexError, Timing};
 use raft::eraftpb::{Entry, EntryType, Message};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
@@ -290,7 +290,7 @@ impl Node {
         // After a stall the ticker fires one tick, not every tick it
         // missed: those would count time from before the messages stepped
         // meanwhile against the vote guard (see `Ticker`).
-        let mut ticker = Ticker::new(TICK, Instant::now());
+        let mut ticker = self.lease.ticker(Instant::now());
         let mut last_role = StateRole::Follower;
         while !stop.load(Ordering::Relaxed) {
             if ticker.poll(Instant::now()) {

@@ -1,6 +1,7 @@
 //! `RaftLease`: the lease driver mapped onto a raft-rs `RawNode`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use leasehold_core::{
     Clock, ClockError, Counters, Extension, Instant, LeadershipLoss, Lease, LeaseDriver, NodeState,
@@ -10,6 +11,7 @@ use raft::eraftpb::{ConfState, Message, MessageType};
 use raft::{RawNode, StateRole, Storage, CAMPAIGN_TRANSFER};
 
 use crate::setup::{lease_config, SetupError, Timing};
+use crate::ticker::Ticker;
 
 /// The lease of one raft-rs node: wraps a [`LeaseDriver`] and feeds it from
 /// the `RawNode` and its messages.
@@ -27,7 +29,8 @@ use crate::setup::{lease_config, SetupError, Timing};
 ///   through [`tick`](Self::tick), and call [`observe`](Self::observe) after
 ///   anything else that touches the node (`propose`, `read_index`,
 ///   `campaign`, `transfer_leader`, `advance*`, `apply_conf_change`).
-///   Pace the ticks with a [`Ticker`](crate::Ticker) (or a loop that, like
+///   Pace the ticks with the [`Ticker`](crate::Ticker) from
+///   [`ticker`](Self::ticker) (or a loop that, like
 ///   it, drops the ticks it missed during a stall instead of firing them in
 ///   a burst after messages that waited meanwhile).
 ///   Call `advance_apply` only once the entries are applied to the state
@@ -60,6 +63,8 @@ pub struct RaftLease<L = Arc<Lease>, const PEERS: usize = 16, const INFLIGHT: us
     driver: LeaseDriver<L, PEERS, INFLIGHT>,
     conf: ConfState,
     membership_error: Option<TrackerError>,
+    /// The tick the lease was derived from (`Timing::tick`, validated).
+    tick: Duration,
 }
 
 impl<L> RaftLease<L>
@@ -99,6 +104,7 @@ where
             driver: LeaseDriver::new(raft.id, lease, &config)?,
             conf: ConfState::default(),
             membership_error: None,
+            tick: timing.tick,
         })
     }
 
@@ -209,6 +215,15 @@ where
             _ => {}
         }
         result
+    }
+
+    /// The [`Ticker`] that paces this node loop's [`tick`](Self::tick)s, at
+    /// the `Timing::tick` the lease was derived from (a loop ticking at any
+    /// other rate breaks the lease's premise, so there is no other way to
+    /// build one); its first tick falls due a tick after `now`. Build it
+    /// with the `RaftLease`, again on every restart.
+    pub fn ticker(&self, now: std::time::Instant) -> Ticker {
+        Ticker::new(self.tick, now)
     }
 
     /// One tick of the node loop: ticks the node and the driver (with a

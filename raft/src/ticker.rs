@@ -26,12 +26,24 @@ use std::time::{Duration, Instant};
 /// error `Timing::tick_drift_ppm` bounds, slew included.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use std::time::{Duration, Instant};
-/// use leasehold_raft::Ticker;
+/// use leasehold_core::{Clock, Lease};
+/// use leasehold_hal_fallback::FallbackClock;
+/// use leasehold_raft::{RaftLease, Timing};
 ///
 /// let tick = Duration::from_millis(10);
+/// let timing = Timing {
+///     tick,
+///     lease_clock: FallbackClock::new().info(),
+///     tick_drift_ppm: 1_000,
+///     margin: Duration::from_millis(1),
+///     machine_never_suspends: true,
+/// };
+/// let cfg = raft::Config { id: 1, check_quorum: true, ..Default::default() };
+/// let lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new()))?;
 /// let start = Instant::now();
-/// let mut ticker = Ticker::new(tick, start);
+/// let mut ticker = lease.ticker(start);
 /// assert!(!ticker.poll(start));
 /// assert!(ticker.poll(start + tick));
 /// // Late by 4 ms: the next tick is a whole tick after this one.
@@ -42,6 +54,7 @@ use std::time::{Duration, Instant};
 /// assert!(ticker.poll(late));
 /// assert!(!ticker.poll(late));
 /// assert_eq!(ticker.next(), late + tick);
+/// # Ok::<(), leasehold_raft::SetupError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Ticker {
@@ -50,8 +63,11 @@ pub struct Ticker {
 }
 
 impl Ticker {
-    /// A ticker whose first tick falls due one `tick` after `now`.
-    pub fn new(tick: Duration, now: Instant) -> Ticker {
+    /// A ticker whose first tick falls due one `tick` after `now`. Only
+    /// [`RaftLease::ticker`](crate::RaftLease::ticker) builds one, with the
+    /// validated tick the lease was derived from (a zero tick would fire at
+    /// every poll).
+    pub(crate) fn new(tick: Duration, now: Instant) -> Ticker {
         Ticker {
             tick,
             next: now + tick,

@@ -538,7 +538,7 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     // over and over with no time passing: a burst of missed ticks would
     // open the guard; the ticker fires one.
     let start = std::time::Instant::now();
-    let mut ticker = Ticker::new(TICK, start);
+    let mut ticker = c.nodes[&2].lease.ticker(start);
     let resumed = start + 16 * TICK;
     let mut fired = 0;
     for _ in 0..E {
@@ -591,7 +591,8 @@ fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the
     // Node 2's loop is paced by its own ticker, due 2 ms after each grid
     // point. Node 3 loses node 1 (both ways).
     let first_due = c.std_now() + Duration::from_millis(2);
-    c.own.insert(2, Ticker::new(TICK, first_due - TICK));
+    let ticker = c.nodes[&2].lease.ticker(first_due - TICK);
+    c.own.insert(2, ticker);
     c.cut.insert((1, 3));
     c.cut.insert((3, 1));
     let grid_tick = |c: &mut Cluster| (0..20).for_each(|_| c.substep());
