@@ -20,7 +20,7 @@ use crate::client::Reply;
 use crate::clock::SimClock;
 use crate::overlap::LeaseView;
 use crate::rng::Rng;
-use crate::sim::{Ev, LeaseTiming, ReadMode, Sim, SimConfig, MS};
+use crate::sim::{Ev, LeaseTiming, ReadMode, Sim, SimConfig, Wire, MS};
 use crate::storage::SimStorage;
 
 /// The lease type of a simulated node.
@@ -73,6 +73,9 @@ pub struct SimNode {
     pub(crate) pending_writes: BTreeSet<u64>,
     pub(crate) pending_reads: BTreeMap<u64, (usize, Option<Stamp>)>,
     waiting_reads: Vec<(usize, u64, Option<Stamp>)>,
+    /// For the checkers, never seen by the node: the true time of each
+    /// clock reading its sends were stamped with (the last 10 s).
+    pub(crate) stamped: BTreeMap<u64, u64>,
 }
 
 pub(crate) fn encode_state(value: u64, version: u64) -> Vec<u8> {
@@ -143,6 +146,7 @@ impl SimNode {
             pending_writes: BTreeSet::new(),
             pending_reads: BTreeMap::new(),
             waiting_reads: Vec::new(),
+            stamped: BTreeMap::new(),
         }
     }
 
@@ -343,16 +347,16 @@ impl Sim {
         from: usize,
         from_gen: u64,
         msg: Box<Message>,
-        tag: Option<Tag>,
+        wire: Wire,
     ) {
         if msg.get_msg_type() == MessageType::MsgSnapshot {
             let ok = self.nodes[to].down != Down::Crashed;
             self.report_snapshot(from, from_gen, msg.to, ok);
         }
-        let Some((msg, tag)) = self.through_transport(to, from, from_gen, msg, tag) else {
+        let Some((msg, wire)) = self.through_transport(to, from, from_gen, msg, wire) else {
             return;
         };
-        self.deliver_now(to, from, from_gen, msg, tag);
+        self.deliver_now(to, from, from_gen, msg, wire);
     }
 
     /// Node `to` gets a message now (a paused one later, a crashed one never).
@@ -362,7 +366,7 @@ impl Sim {
         from: usize,
         from_gen: u64,
         msg: Box<Message>,
-        tag: Option<Tag>,
+        wire: Wire,
     ) {
         match self.nodes[to].down {
             Down::Crashed => {}
@@ -371,12 +375,12 @@ impl Sim {
                 from,
                 from_gen,
                 msg,
-                tag,
+                wire,
             }),
             Down::Up => {
                 #[cfg(test)]
                 self.delivered
-                    .push((self.now.get(), to, from, from_gen, tag));
+                    .push((self.now.get(), to, from, from_gen, wire.tag));
                 let vote = matches!(
                     msg.get_msg_type(),
                     MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
@@ -389,12 +393,23 @@ impl Sim {
                     }
                     self.react(to, Some(from));
                 }
+                let leader_message = matches!(
+                    msg.get_msg_type(),
+                    MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+                );
+                let (from_id, term) = (msg.from, msg.term);
                 let node = &mut self.nodes[to];
                 let Some(raw) = node.raw.as_mut() else { return };
                 let _ = match node.lease.as_mut() {
-                    Some(lease) => lease.step(raw, *msg, tag),
+                    Some(lease) => lease.step(raw, *msg, wire.tag),
                     None => raw.step(*msg),
                 };
+                if leader_message && raw.raft.term == term && raw.raft.leader_id == from_id {
+                    // raft-rs reset the follower's election timer: the
+                    // promise behind an ack is at least this fresh.
+                    let t = self.accepted.entry((to, from, term)).or_insert(0);
+                    *t = (*t).max(wire.sent);
+                }
                 self.after(to);
             }
         }
@@ -653,6 +668,19 @@ impl Sim {
         let now_t = self.now();
         let node = &mut self.nodes[i];
         let now = leasehold_core::Clock::now(&node.clock);
+        if let Ok(local) = now {
+            // For the checkers: the true time behind a stamp (the earliest,
+            // should a clock stand still or repeat a reading).
+            node.stamped.entry(local.as_nanos()).or_insert(now_t);
+            let horizon = local.as_nanos().saturating_sub(10_000 * MS);
+            while node
+                .stamped
+                .first_key_value()
+                .is_some_and(|(&k, _)| k < horizon)
+            {
+                node.stamped.pop_first();
+            }
+        }
         let inc = node.incarnation;
         let tags: Vec<Option<Tag>> = msgs
             .iter()
@@ -691,7 +719,8 @@ impl Sim {
                 self.premises.vote(i, to, msg.term);
             }
             for t in times {
-                self.seq_push_deliver(t, to, i, inc, msg.clone(), tag);
+                let wire = Wire { tag, sent: now_t };
+                self.seq_push_deliver(t, to, i, inc, msg.clone(), wire);
             }
         }
         for (to, arrival) in vote_requests {
@@ -712,7 +741,7 @@ impl Sim {
         from: usize,
         from_gen: u64,
         msg: Message,
-        tag: Option<Tag>,
+        wire: Wire,
     ) {
         self.push(
             t,
@@ -721,7 +750,7 @@ impl Sim {
                 from,
                 from_gen,
                 msg: Box::new(msg),
-                tag,
+                wire,
             },
         );
     }

@@ -5,6 +5,14 @@
 //! and flags every vote granted, or campaign started, inside such a window.
 //! It sees a broken promise even when the election it helps does not
 //! complete, which the overlap and stale-read checkers need to happen.
+//!
+//! It also checks what a promise is made of (invariants 4 and 8): every
+//! extension must rest on acks of a majority of each voter set, each
+//! credited with the stamp of a request no later than the newest leader
+//! message of that term the voter had accepted (raft-rs reset its election
+//! timer then; an ack credited with a later request's stamp claims a timer
+//! reset that never happened), and no such voter may have voted for
+//! somebody else in a higher term since that request was sent.
 
 /// One voter's promise to one leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,21 @@ impl Premises {
         }
         self.violations += u64::from(found);
         found
+    }
+
+    /// A leader extended its lease from acks of requests sent at the given
+    /// true times, each voter given with the true send time of the newest
+    /// message of that leader and term it accepted (raft-rs reset its
+    /// election timer): a violation if a voter accepted nothing sent as late
+    /// as the request its ack was credited with (invariant 4: the stamp
+    /// must be that of a request the voter accepted, or older). Its timer
+    /// then runs from earlier than the lease assumes, whatever happens next.
+    pub fn extended_on_unaccepted(&mut self, acks: &[(usize, u64, Option<u64>)]) -> bool {
+        let broken = acks
+            .iter()
+            .any(|&(_, sent, accepted)| accepted.is_none_or(|a| a < sent));
+        self.violations += u64::from(broken);
+        broken
     }
 
     /// `leader`'s lease ended at `now` (invalidated, or the node is gone):
@@ -181,6 +204,19 @@ mod tests {
         assert!(!p.check_quorum(&[1, 4, 5], &[&[1, 2, 3]]), "learners 4, 5");
         assert!(!p.check_quorum(&[1, 2], &[&[1, 2, 3], &[3, 4, 5]]), "joint");
         assert_eq!(p.violations(), 3);
+    }
+
+    #[test]
+    fn an_ack_credited_with_a_request_its_voter_never_accepted_breaks_it() {
+        let mut p = Premises::default();
+        assert!(!p.extended_on_unaccepted(&[(1, 40, Some(40)), (2, 30, Some(90))]));
+        assert!(p.extended_on_unaccepted(&[(1, 40, Some(40)), (2, 30, Some(29))]));
+        assert!(
+            p.extended_on_unaccepted(&[(2, 30, None)]),
+            "accepted nothing in that term"
+        );
+        assert!(!p.extended_on_unaccepted(&[]));
+        assert_eq!(p.violations(), 2);
     }
 
     /// A voter that voted for another candidate after the leader sent the

@@ -328,6 +328,7 @@ impl SeedResult {
             || self.overlap_ns > 0
             || self.lin == Some(Lin::Violation)
             || self.divergence > 0
+            || self.broken_promises > 0
     }
 }
 

@@ -22,12 +22,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use leasehold_core::Tag;
 use raft::eraftpb::{Message, MessageType};
 
 use crate::node::Down;
 use crate::rng::Rng;
-use crate::sim::{Ev, Sim, MS};
+use crate::sim::{Ev, Sim, Wire, MS};
 
 /// Messages one link's queue holds; more are refused.
 pub const QUEUE_LIMIT: usize = 64;
@@ -48,7 +47,7 @@ pub(crate) struct Link {
     /// Reconnected; the queue is draining.
     connected: bool,
     /// Oldest first.
-    pub(crate) queue: VecDeque<(Box<Message>, Option<Tag>)>,
+    pub(crate) queue: VecDeque<(Box<Message>, Wire)>,
 }
 
 /// The transport's state in a run.
@@ -85,15 +84,15 @@ impl Sim {
         from: usize,
         from_gen: u64,
         msg: Box<Message>,
-        tag: Option<Tag>,
-    ) -> Option<(Box<Message>, Option<Tag>)> {
+        wire: Wire,
+    ) -> Option<(Box<Message>, Wire)> {
         if !self.transport.enabled || msg.get_msg_type() == MessageType::MsgSnapshot {
-            return Some((msg, tag));
+            return Some((msg, wire));
         }
         if let Some(link) = self.transport.links.get_mut(&(from, to)) {
             if link.gen == from_gen {
                 if link.queue.len() < QUEUE_LIMIT {
-                    link.queue.push_back((msg, tag));
+                    link.queue.push_back((msg, wire));
                 }
                 return None;
             }
@@ -102,10 +101,10 @@ impl Sim {
         }
         let node = &self.nodes[to];
         if node.down != Down::Crashed || !node.started || node.removed {
-            return Some((msg, tag));
+            return Some((msg, wire));
         }
         let mut queue = VecDeque::new();
-        queue.push_back((msg, tag));
+        queue.push_back((msg, wire));
         self.transport.links.insert(
             (from, to),
             Link {
@@ -182,7 +181,7 @@ impl Sim {
             self.schedule_attempt(from, to, gen, MS);
             return;
         }
-        let Some((msg, tag)) = link.queue.pop_front() else {
+        let Some((msg, wire)) = link.queue.pop_front() else {
             self.transport.links.remove(&(from, to));
             return;
         };
@@ -193,7 +192,7 @@ impl Sim {
             self.push_in(DRAIN_GAP, Ev::Drain { from, to, gen });
         }
         if !self.net.is_cut(from, to) {
-            self.deliver_now(to, from, gen, msg, tag);
+            self.deliver_now(to, from, gen, msg, wire);
         }
     }
 

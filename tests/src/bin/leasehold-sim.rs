@@ -158,7 +158,7 @@ fn explore_main(args: &Args, threads: usize) -> ExitCode {
         }
         None => {
             println!(
-                "explored {explored} random configurations (seeds {from}..{}) in {:.1}s: no stale read, no overlap, every history linearizable or over budget",
+                "explored {explored} random configurations (seeds {from}..{}) in {:.1}s: no stale read, no overlap, no broken lease premise, every history linearizable or over budget",
                 from + explored,
                 t0.elapsed().as_secs_f64()
             );
@@ -294,8 +294,9 @@ fn main() -> ExitCode {
         "faults = faults injected; conf = membership changes committed; snaps = snapshots installed by lagging nodes; \
          stale (sd) = stale reads (seeds with one); overlap = true time a node held a valid lease while another led a \
          higher term (seeds; for raft-rs LeaseBased, being leader counts as holding the lease); broken = lease premises \
-         broken: a vote granted or campaign started inside a lease the voter's ack extended, or an extension without a \
-         majority of the configuration's voters (seeds); local = share of reads served under the lease; lin = \
+         broken: a vote granted or campaign started inside a lease the voter's ack extended, an extension without a \
+         majority of the configuration's voters, or one crediting an ack with a request its voter had not accepted \
+         (seeds); local = share of reads served under the lease; lin = \
          histories linearizable / not / over the search budget"
     );
     println!(

@@ -164,6 +164,14 @@ pub struct RunResult {
     pub raft_variant: (bool, usize),
 }
 
+/// What travels beside a raft message: the lease tag the receiver sees,
+/// and, for the checkers only, the true time the message was sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wire {
+    pub(crate) tag: Option<Tag>,
+    pub(crate) sent: u64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Ev {
     Tick {
@@ -176,7 +184,7 @@ pub(crate) enum Ev {
         from_gen: u64,
         // Boxed: a raft message is ten times the size of every other event.
         msg: Box<Message>,
-        tag: Option<Tag>,
+        wire: Wire,
     },
     Apply {
         node: usize,
@@ -288,6 +296,10 @@ pub struct Sim {
     events: u64,
     overlap: Overlap,
     pub(crate) premises: crate::premise::Premises,
+    /// The newest leader message each follower accepted from each leader in
+    /// each term (raft-rs reset its election timer): (follower, leader,
+    /// term) -> true send time.
+    pub(crate) accepted: BTreeMap<(usize, usize, u64), u64>,
     /// Each node's lease expiry and generation after the last event.
     last_lease: Vec<(Option<u64>, u64)>,
     pub(crate) trace: bool,
@@ -359,6 +371,7 @@ impl Sim {
             events: 0,
             overlap: Overlap::new(total),
             premises: crate::premise::Premises::default(),
+            accepted: BTreeMap::new(),
             last_lease: vec![(None, 0); total],
             trace: std::env::var_os("SIM_TRACE").is_some(),
         };
@@ -482,15 +495,34 @@ impl Sim {
                                 .collect();
                             let until = node.clock.true_time_of(exp).unwrap_or(u64::MAX);
                             self.premises.extended(i, d.lease_term(), &voters, until);
+                            // The true send time of each acknowledged request
+                            // (none if the new expiry has passed already: an
+                            // ack that arrived too late to make a lease).
                             let sent: Vec<(usize, u64)> = voters
                                 .iter()
+                                .filter(|&&j| j != i && until > now)
                                 .filter_map(|&j| {
                                     let a = t.ack(self.nodes[j].id)?.instant();
-                                    Some((j, node.clock.true_time_of(a.as_nanos())?))
+                                    Some((j, *node.stamped.get(&a.as_nanos())?))
                                 })
                                 .collect();
-                            self.premises
-                                .extended_after_a_vote(i, d.lease_term(), &sent, until);
+                            let term = d.lease_term();
+                            if self.premises.extended_after_a_vote(i, term, &sent, until) {
+                                self.trace(format_args!(
+                                    "broken lease premise: node {} extended term {term} to {until} on acks {sent:?} of voters who voted since",
+                                    i + 1
+                                ));
+                            }
+                            let fresh: Vec<(usize, u64, Option<u64>)> = sent
+                                .iter()
+                                .map(|&(j, at)| (j, at, self.accepted.get(&(j, i, term)).copied()))
+                                .collect();
+                            if self.premises.extended_on_unaccepted(&fresh) {
+                                self.trace(format_args!(
+                                    "broken lease premise: node {} extended term {term} on acks credited with requests not accepted: {fresh:?}",
+                                    i + 1
+                                ));
+                            }
                             if let Some(raw) = node.raw.as_ref() {
                                 let cs = raw.raft.prs().conf().to_conf_state();
                                 let ids: Vec<u64> =
@@ -522,14 +554,14 @@ impl Sim {
                 from,
                 from_gen,
                 msg,
-                tag,
+                wire,
             } => {
                 fnv(&mut self.hash, 2);
                 fnv(&mut self.hash, to as u64);
                 fnv(&mut self.hash, msg.get_msg_type() as u64);
                 fnv(&mut self.hash, msg.term);
                 fnv(&mut self.hash, msg.index);
-                self.on_deliver(to, from, from_gen, msg, tag);
+                self.on_deliver(to, from, from_gen, msg, wire);
             }
             Ev::Apply { node, gen } => {
                 fnv(&mut self.hash, 3);

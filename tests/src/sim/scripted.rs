@@ -174,7 +174,10 @@ fn vote_guard_a_follower_forgets_its_leader() {
                     from: y,
                     from_gen,
                     msg: Box::new(m),
-                    tag: None,
+                    wire: Wire {
+                        tag: None,
+                        sent: sim.now(),
+                    },
                 },
             );
             run_until(sim, 2_000 * MS);
