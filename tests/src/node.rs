@@ -74,7 +74,7 @@ pub struct SimNode {
     pub(crate) pending_reads: BTreeMap<u64, (usize, Option<Stamp>)>,
     waiting_reads: Vec<(usize, u64, Option<Stamp>)>,
     /// For the checkers, never seen by the node: the true time of each
-    /// clock reading its sends were stamped with (the last 10 s).
+    /// clock reading its sends were stamped with.
     pub(crate) stamped: BTreeMap<u64, u64>,
 }
 
@@ -671,15 +671,9 @@ impl Sim {
         if let Ok(local) = now {
             // For the checkers: the true time behind a stamp (the earliest,
             // should a clock stand still or repeat a reading).
+            // Kept for the whole run: a stamp the premise checker cannot
+            // find is flagged, so none may be dropped.
             node.stamped.entry(local.as_nanos()).or_insert(now_t);
-            let horizon = local.as_nanos().saturating_sub(10_000 * MS);
-            while node
-                .stamped
-                .first_key_value()
-                .is_some_and(|(&k, _)| k < horizon)
-            {
-                node.stamped.pop_first();
-            }
         }
         let inc = node.incarnation;
         let tags: Vec<Option<Tag>> = msgs

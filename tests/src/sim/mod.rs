@@ -498,14 +498,20 @@ impl Sim {
                             // The true send time of each acknowledged request
                             // (none if the new expiry has passed already: an
                             // ack that arrived too late to make a lease).
-                            let sent: Vec<(usize, u64)> = voters
+                            // A stamp that no send of this leader was taken
+                            // with (a correct driver stamps only in
+                            // `tag_request`, with the batch's reading) breaks
+                            // the premise too: it names no request that left.
+                            let looked: Vec<(usize, Option<u64>)> = voters
                                 .iter()
                                 .filter(|&&j| j != i && until > now)
                                 .filter_map(|&j| {
                                     let a = t.ack(self.nodes[j].id)?.instant();
-                                    Some((j, *node.stamped.get(&a.as_nanos())?))
+                                    Some((j, node.stamped.get(&a.as_nanos()).copied()))
                                 })
                                 .collect();
+                            let sent: Vec<(usize, u64)> =
+                                looked.iter().filter_map(|&(j, s)| Some((j, s?))).collect();
                             let term = d.lease_term();
                             if self.premises.extended_after_a_vote(i, term, &sent, until) {
                                 self.trace(format_args!(
@@ -513,9 +519,12 @@ impl Sim {
                                     i + 1
                                 ));
                             }
-                            let fresh: Vec<(usize, u64, Option<u64>)> = sent
+                            let fresh: Vec<(usize, u64, Option<u64>)> = looked
                                 .iter()
-                                .map(|&(j, at)| (j, at, self.accepted.get(&(j, i, term)).copied()))
+                                .map(|&(j, at)| {
+                                    let acc = self.accepted.get(&(j, i, term)).copied();
+                                    (j, at.unwrap_or(u64::MAX), acc)
+                                })
                                 .collect();
                             if self.premises.extended_on_unaccepted(&fresh) {
                                 self.trace(format_args!(
