@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use leasehold_core::{Clock, Instant, Lease, ManualClock, RoundOutcome, Stamp, Tag};
 use leasehold_raft::{RaftLease, ReadIndexError, Ticker, Timing};
-use raft::eraftpb::{ConfChange, ConfChangeType, EntryType, Message};
+use raft::eraftpb::{ConfChange, ConfChangeType, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 
@@ -30,6 +30,9 @@ struct Node {
     done_reads: BTreeMap<u64, (u64, u64)>,
 }
 
+/// Which messages the network holds back.
+type Hold = Box<dyn Fn(&Message) -> bool>;
+
 struct Cluster {
     clock: ManualClock,
     nodes: BTreeMap<u64, Node>,
@@ -43,6 +46,10 @@ struct Cluster {
     /// inbox fills up.
     paused: HashSet<u64>,
     inbox: BTreeMap<u64, Vec<(Message, Option<Tag>)>>,
+    /// Messages matching any of these (on uncut links) are held back in
+    /// `held`, in order, until `release` delivers them.
+    hold: Vec<Hold>,
+    held: Vec<(Message, Option<Tag>)>,
     /// Nodes whose loop is paced by its own `Ticker` (polled every
     /// `substep`, on a std clock that follows the manual one), not by
     /// the cluster's grid of whole ticks; and the ticks they fired.
@@ -69,6 +76,15 @@ fn raft_config(id: u64) -> Config {
 
 impl Cluster {
     fn new(voters: &[u64]) -> Cluster {
+        Cluster::build(voters, false)
+    }
+
+    /// The same cluster with raft-rs's pre-vote on in every node.
+    fn with_pre_vote(voters: &[u64]) -> Cluster {
+        Cluster::build(voters, true)
+    }
+
+    fn build(voters: &[u64], pre_vote: bool) -> Cluster {
         let clock = ManualClock::new(Instant::from_nanos(1_000_000_000).unwrap());
         let timing = Timing {
             tick: TICK,
@@ -79,7 +95,10 @@ impl Cluster {
         };
         let mut nodes = BTreeMap::new();
         for &id in voters {
-            let cfg = raft_config(id);
+            let cfg = Config {
+                pre_vote,
+                ..raft_config(id)
+            };
             let storage = MemStorage::new_with_conf_state((voters.to_vec(), vec![]));
             let raw = RawNode::new(&cfg, storage, &logger()).unwrap();
             let lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new())).unwrap();
@@ -104,6 +123,8 @@ impl Cluster {
             next_ctx: 1,
             paused: HashSet::new(),
             inbox: BTreeMap::new(),
+            hold: Vec::new(),
+            held: Vec::new(),
             own: BTreeMap::new(),
             own_ticks: 0,
             substeps: 0,
@@ -219,6 +240,10 @@ impl Cluster {
                 if self.cut.contains(&(m.from, m.to)) || !self.nodes.contains_key(&m.to) {
                     continue;
                 }
+                if self.hold.iter().any(|h| h(&m)) {
+                    self.held.push((m, tag));
+                    continue;
+                }
                 if self.paused.contains(&m.to) {
                     self.inbox.entry(m.to).or_default().push((m, tag));
                     continue;
@@ -229,6 +254,22 @@ impl Cluster {
             }
         }
         panic!("the cluster did not settle");
+    }
+
+    /// Delivers the held messages that `pick` selects, in the order they
+    /// were sent (whatever is cut or held now), and what they provoke;
+    /// returns how many.
+    fn release(&mut self, pick: impl Fn(&Message) -> bool) -> usize {
+        let (out, keep) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(m, _)| pick(m));
+        self.held = keep;
+        for (m, tag) in &out {
+            let n = self.node(m.to);
+            let _ = n.lease.step(&mut n.raw, m.clone(), *tag);
+        }
+        self.deliver_all();
+        out.len()
     }
 
     /// One tick of every node (the clock advances one tick first).
@@ -644,4 +685,147 @@ fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the
     let n = c.nodes.get_mut(&1).unwrap();
     let value = n.value;
     assert_eq!(n.lease.read(clock, || value), Ok(7));
+}
+
+// With pre-vote on, raft-rs still lets a follower inside a lease forget its
+// leader: a *rejected* `MsgRequestPreVoteResponse` of a higher term makes it
+// `become_follower(term, INVALID_ID)` (only a granted one leaves the term
+// alone), and with no leader known its `in_lease` check no longer refuses
+// pre-votes or votes. The rejection can be the late answer to a pre-vote
+// the follower sent before the current leader was even elected.
+//
+// Nodes 1 (L), 2 (F), 3 (Y), pre-vote on, term 0. F's timer fires first:
+// its pre-votes for term 1 are held in the network. L pre-campaigns and
+// wins term 1 with F's and Y's votes; L's messages to F are held too, so
+// F knows no leader. Y accepts L's appends, and L commits 7 with Y. Then
+// L and Y lose each other. Y's timer fires: F grants its pre-vote for term
+// 2 (no leader known), Y campaigns at 2; before its vote request reaches
+// F, L's held appends do: F is in lease and ignores it. L's heartbeats
+// flow, F acks, L's lease rests on F's promise. Just before Y's timer
+// fires again, F's old pre-vote request for term 1 reaches Y, which
+// rejects it at term 2: F adopts term 2 with no leader, inside the lease
+// its ack extended (and is cut from L from then on, so that L does not
+// hear term 2). One tick later Y pre-campaigns for term 3; without the
+// vote guard F grants it and the vote, Y wins and commits 8, and L, 10 ms
+// after the heartbeat whose ack extended its 89 ms lease, serves 7 from
+// it. The vote guard, armed by that heartbeat at F, drops the pre-vote.
+//
+// Invariant 15: a follower's promise must not depend on raft-rs knowing
+// its leader, pre-vote or not.
+#[test]
+fn a_late_pre_vote_rejection_makes_a_follower_forget_its_leader_and_the_vote_guard_holds() {
+    const L: u64 = 1;
+    const F: u64 = 2;
+    const Y: u64 = 3;
+    let mut c = Cluster::with_pre_vote(&[L, F, Y]);
+    let pin = |c: &mut Cluster, id: u64, t: usize| {
+        c.node(id).raw.raft.set_randomized_election_timeout(t);
+    };
+    // Timers: F fires at tick E (past every restart guard), L one tick
+    // later, Y not before it has heard of a leader.
+    pin(&mut c, F, E);
+    pin(&mut c, L, E + 1);
+    pin(&mut c, Y, 2 * E - 1);
+    // F's pre-votes are held.
+    c.hold.push(Box::new(|m: &Message| {
+        m.from == F && m.get_msg_type() == MessageType::MsgRequestPreVote
+    }));
+    for _ in 0..E {
+        c.tick();
+    }
+    assert_eq!(c.nodes[&F].raw.raft.state, StateRole::PreCandidate);
+    assert_eq!(c.held.len(), 2, "F's pre-votes to L and Y are held");
+    // And L's appends and heartbeats to F.
+    c.hold.push(Box::new(|m: &Message| {
+        m.from == L
+            && m.to == F
+            && matches!(
+                m.get_msg_type(),
+                MessageType::MsgAppend | MessageType::MsgHeartbeat
+            )
+    }));
+    c.tick();
+    assert!(c.is_leader(L));
+    let t = c.nodes[&L].raw.raft.term;
+    assert_eq!(t, 1);
+    assert_eq!(c.nodes[&F].raw.raft.vote, L, "F voted for L");
+    assert_eq!(c.nodes[&F].raw.raft.leader_id, raft::INVALID_ID);
+    assert_eq!(c.nodes[&Y].raw.raft.leader_id, L);
+    // L commits 7 with Y; then L and Y lose each other.
+    c.write(L, 7);
+    assert_eq!((c.nodes[&L].value, c.nodes[&Y].value), (7, 7));
+    assert_eq!(c.nodes[&F].value, 0);
+    c.cut.insert((L, Y));
+    c.cut.insert((Y, L));
+    pin(&mut c, F, 2 * E - 1);
+    pin(&mut c, Y, E);
+    // Y's vote requests to F are held too.
+    c.hold.push(Box::new(|m: &Message| {
+        m.from == Y && m.get_msg_type() == MessageType::MsgRequestVote
+    }));
+    for _ in 0..E {
+        c.tick();
+    }
+    // F (no leader known) granted Y's pre-vote: Y campaigns at term 2.
+    assert_eq!(c.nodes[&Y].raw.raft.state, StateRole::Candidate);
+    assert_eq!(c.nodes[&Y].raw.raft.term, t + 1);
+    assert!(c.is_leader(L), "L passed its check-quorum on Y's acks");
+    pin(&mut c, Y, E);
+    // L's held messages reach F first: F follows L (in lease), then
+    // ignores Y's vote request.
+    c.hold.clear();
+    assert!(c.release(|m| m.from == L && m.to == F) > 0);
+    assert_eq!(c.nodes[&F].raw.raft.leader_id, L);
+    assert_eq!(c.nodes[&F].value, 7);
+    assert_eq!(c.release(|m| m.from == Y && m.to == F), 1);
+    assert_eq!(c.nodes[&F].raw.raft.term, t);
+    // L heartbeats F until one tick before Y's timer fires again.
+    while c.nodes[&Y].raw.raft.election_elapsed < E - 1 {
+        c.tick();
+    }
+    assert!(c.is_leader(L));
+    assert_eq!(c.nodes[&Y].raw.raft.state, StateRole::Candidate);
+    let now = c.clock.now().unwrap();
+    assert!(
+        c.nodes[&L].lease.lease().is_valid(now),
+        "lease from F's acks"
+    );
+    // F's pre-vote for term 1 arrives at Y (term 2), rejected at term 2.
+    c.cut.insert((L, F));
+    c.cut.insert((F, L));
+    assert_eq!(c.release(|m| m.to == Y), 1);
+    let f = &c.nodes[&F].raw.raft;
+    assert_eq!(
+        (f.term, f.leader_id),
+        (t + 1, raft::INVALID_ID),
+        "F forgot L inside the lease its ack extended"
+    );
+    pin(&mut c, F, 2 * E - 1);
+    let guarding = c.nodes[&F].lease.driver().guarding_votes();
+    // Y's timer fires: it pre-campaigns for term 3. A new leader commits 8.
+    c.tick();
+    if c.is_leader(Y) {
+        c.write(Y, 8);
+    }
+    let newest = c.nodes.values().max_by_key(|n| n.version).unwrap().value;
+    let now = c.clock.now().unwrap();
+    assert!(c.is_leader(L));
+    let clock = &c.clock;
+    let n = c.nodes.get_mut(&L).unwrap();
+    let value = n.value;
+    let served = n.lease.read(clock, || value);
+    assert!(
+        served.is_err() || served == Ok(newest),
+        "L served {served:?} from its lease while Y (term {}) committed {newest}",
+        c.nodes[&Y].raw.raft.term
+    );
+    assert_eq!(served, Ok(7), "L's lease is still valid at {now:?}");
+    assert!(!c.is_leader(Y));
+    assert!(
+        guarding,
+        "F accepted L's heartbeat less than an election timeout ago"
+    );
+    // The guard dropped Y's vote request for term 2 (raft-rs's own
+    // in_lease would have ignored it) and its pre-vote for term 3.
+    assert_eq!(c.nodes[&F].lease.counters().votes_dropped, 2);
 }
