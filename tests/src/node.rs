@@ -20,7 +20,7 @@ use crate::client::Reply;
 use crate::clock::SimClock;
 use crate::overlap::LeaseView;
 use crate::rng::Rng;
-use crate::sim::{Ev, LeaseTiming, ReadMode, Sim, SimConfig, Wire, MS};
+use crate::sim::{Envelope, Ev, LeaseTiming, ReadMode, Sim, SimConfig, MS};
 use crate::storage::SimStorage;
 
 /// The lease type of a simulated node.
@@ -341,46 +341,32 @@ impl Sim {
         self.schedule_tick(i);
     }
 
-    pub(crate) fn on_deliver(
-        &mut self,
-        to: usize,
-        from: usize,
-        from_gen: u64,
-        msg: Box<Message>,
-        wire: Wire,
-    ) {
-        if msg.get_msg_type() == MessageType::MsgSnapshot {
+    pub(crate) fn on_deliver(&mut self, to: usize, env: Envelope) {
+        if env.msg.get_msg_type() == MessageType::MsgSnapshot {
             let ok = self.nodes[to].down != Down::Crashed;
-            self.report_snapshot(from, from_gen, msg.to, ok);
+            self.report_snapshot(env.from, env.from_gen, env.msg.to, ok);
         }
-        let Some((msg, wire)) = self.through_transport(to, from, from_gen, msg, wire) else {
-            return;
-        };
-        self.deliver_now(to, from, from_gen, msg, wire);
+        if let Some(env) = self.through_transport(to, env) {
+            self.deliver_now(to, env);
+        }
     }
 
     /// Node `to` gets a message now (a paused one later, a crashed one never).
-    pub(crate) fn deliver_now(
-        &mut self,
-        to: usize,
-        from: usize,
-        from_gen: u64,
-        msg: Box<Message>,
-        wire: Wire,
-    ) {
+    pub(crate) fn deliver_now(&mut self, to: usize, env: Envelope) {
         match self.nodes[to].down {
             Down::Crashed => {}
-            Down::Paused | Down::Suspended => self.nodes[to].deferred.push(Ev::Deliver {
-                to,
-                from,
-                from_gen,
-                msg,
-                wire,
-            }),
+            Down::Paused | Down::Suspended => self.nodes[to].deferred.push(Ev::Deliver { to, env }),
             Down::Up => {
                 #[cfg(test)]
                 self.delivered
-                    .push((self.now.get(), to, from, from_gen, wire.tag));
+                    .push((self.now.get(), to, env.from, env.from_gen, env.tag));
+                let Envelope {
+                    from,
+                    msg,
+                    tag,
+                    sent,
+                    ..
+                } = env;
                 let vote = matches!(
                     msg.get_msg_type(),
                     MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
@@ -401,14 +387,14 @@ impl Sim {
                 let node = &mut self.nodes[to];
                 let Some(raw) = node.raw.as_mut() else { return };
                 let _ = match node.lease.as_mut() {
-                    Some(lease) => lease.step(raw, *msg, wire.tag),
+                    Some(lease) => lease.step(raw, *msg, tag),
                     None => raw.step(*msg),
                 };
                 if leader_message && raw.raft.term == term && raw.raft.leader_id == from_id {
                     // raft-rs reset the follower's election timer: the
                     // promise behind an ack is at least this fresh.
                     let t = self.accepted.entry((to, from, term)).or_insert(0);
-                    *t = (*t).max(wire.sent);
+                    *t = (*t).max(sent);
                 }
                 self.after(to);
             }
@@ -713,8 +699,14 @@ impl Sim {
                 self.premises.vote(i, to, msg.term);
             }
             for t in times {
-                let wire = Wire { tag, sent: now_t };
-                self.seq_push_deliver(t, to, i, inc, msg.clone(), wire);
+                let env = Envelope {
+                    from: i,
+                    from_gen: inc,
+                    msg: Box::new(msg.clone()),
+                    tag,
+                    sent: now_t,
+                };
+                self.push(t, Ev::Deliver { to, env });
             }
         }
         for (to, arrival) in vote_requests {
@@ -726,27 +718,6 @@ impl Sim {
         for to in timeout_now {
             self.react(i, Some(to));
         }
-    }
-
-    fn seq_push_deliver(
-        &mut self,
-        t: u64,
-        to: usize,
-        from: usize,
-        from_gen: u64,
-        msg: Message,
-        wire: Wire,
-    ) {
-        self.push(
-            t,
-            Ev::Deliver {
-                to,
-                from,
-                from_gen,
-                msg: Box::new(msg),
-                wire,
-            },
-        );
     }
 
     fn finish_reads(&mut self, i: usize) {

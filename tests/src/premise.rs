@@ -14,6 +14,20 @@
 //! reset that never happened), and no such voter may have voted for
 //! somebody else in a higher term since that request was sent.
 
+/// What one voter's ack behind an extension rests on, in true time (what
+/// only the simulation knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// The voter.
+    pub voter: usize,
+    /// When the request its ack was credited with was sent; `None` if no
+    /// send of the leader was stamped with the ack's reading.
+    pub sent: Option<u64>,
+    /// When the newest message of that leader and term the voter had
+    /// accepted was sent (raft-rs reset its election timer on it).
+    pub accepted: Option<u64>,
+}
+
 /// One voter's promise to one leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Window {
@@ -60,45 +74,37 @@ impl Premises {
         }
     }
 
-    /// `leader` extended its lease of `term` to true time `until` from the
-    /// acks of `voters`, each of a request sent at the given true time: a
-    /// violation if one of them voted for somebody else in a higher term
-    /// since that request was sent (it accepted the request first, as its
-    /// term could not have gone back afterwards), which happens when the
-    /// vote came before the extension was made and `settle` could not see a
-    /// window for it yet.
-    pub fn extended_after_a_vote(
-        &mut self,
-        leader: usize,
-        term: u64,
-        voters: &[(usize, u64)],
-        until: u64,
-    ) -> bool {
-        let mut found = false;
-        for &(v, sent) in voters {
+    /// `leader` extended its lease of `term` to true time `until` from
+    /// `acks` (the other voters'; its own ack is its own promise). Returns
+    /// how many of two premises broke (each counted once per extension):
+    ///
+    /// * an ack credited with a request its voter had not accepted: the
+    ///   voter accepted no message of that leader and term sent as late as
+    ///   the request (or no send was stamped with the ack's reading at all),
+    ///   so its election timer runs from earlier than the lease assumes
+    ///   (invariant 4);
+    /// * an ack whose voter has voted for somebody else in a higher term
+    ///   since its request was sent (it accepted the request first, as its
+    ///   term could not have gone back afterwards): a vote made before the
+    ///   extension existed, which [`settle`](Self::settle) could not judge
+    ///   against a window yet.
+    pub fn check_acks(&mut self, leader: usize, term: u64, acks: &[Ack], until: u64) -> u64 {
+        let unaccepted = acks.iter().any(|a| match (a.sent, a.accepted) {
+            (Some(sent), Some(accepted)) => accepted < sent,
+            _ => true,
+        });
+        let mut voted_since = false;
+        for a in acks {
+            let Some(sent) = a.sent else { continue };
             for vote in self.votes.iter_mut().filter(|x| {
-                x.0 == v && x.1 != leader && x.2 > term && x.3 >= sent && x.3 < until && !x.4
+                x.0 == a.voter && x.1 != leader && x.2 > term && x.3 >= sent && x.3 < until && !x.4
             }) {
                 vote.4 = true;
-                found = true;
+                voted_since = true;
             }
         }
-        self.violations += u64::from(found);
-        found
-    }
-
-    /// A leader extended its lease from acks of requests sent at the given
-    /// true times, each voter given with the true send time of the newest
-    /// message of that leader and term it accepted (raft-rs reset its
-    /// election timer): a violation if a voter accepted nothing sent as late
-    /// as the request its ack was credited with (invariant 4: the stamp
-    /// must be that of a request the voter accepted, or older). Its timer
-    /// then runs from earlier than the lease assumes, whatever happens next.
-    pub fn extended_on_unaccepted(&mut self, acks: &[(usize, u64, Option<u64>)]) -> bool {
-        let broken = acks
-            .iter()
-            .any(|&(_, sent, accepted)| accepted.is_none_or(|a| a < sent));
-        self.violations += u64::from(broken);
+        let broken = u64::from(unaccepted) + u64::from(voted_since);
+        self.violations += broken;
         broken
     }
 
@@ -206,17 +212,35 @@ mod tests {
         assert_eq!(p.violations(), 3);
     }
 
+    fn ack(voter: usize, sent: Option<u64>, accepted: Option<u64>) -> Ack {
+        Ack {
+            voter,
+            sent,
+            accepted,
+        }
+    }
+
     #[test]
     fn an_ack_credited_with_a_request_its_voter_never_accepted_breaks_it() {
         let mut p = Premises::default();
-        assert!(!p.extended_on_unaccepted(&[(1, 40, Some(40)), (2, 30, Some(90))]));
-        assert!(p.extended_on_unaccepted(&[(1, 40, Some(40)), (2, 30, Some(29))]));
-        assert!(
-            p.extended_on_unaccepted(&[(2, 30, None)]),
+        let fine = [ack(1, Some(40), Some(40)), ack(2, Some(30), Some(90))];
+        assert_eq!(p.check_acks(0, 3, &fine, 100), 0);
+        let late = [ack(1, Some(40), Some(40)), ack(2, Some(30), Some(29))];
+        assert_eq!(p.check_acks(0, 3, &late, 100), 1);
+        let none = [ack(2, Some(30), None)];
+        assert_eq!(
+            p.check_acks(0, 3, &none, 100),
+            1,
             "accepted nothing in that term"
         );
-        assert!(!p.extended_on_unaccepted(&[]));
-        assert_eq!(p.violations(), 2);
+        let unknown = [ack(2, None, Some(90))];
+        assert_eq!(
+            p.check_acks(0, 3, &unknown, 100),
+            1,
+            "no send had that stamp"
+        );
+        assert_eq!(p.check_acks(0, 3, &[], 100), 0);
+        assert_eq!(p.violations(), 3);
     }
 
     /// A voter that voted for another candidate after the leader sent the
@@ -225,34 +249,23 @@ mod tests {
     #[test]
     fn an_extension_resting_on_an_ack_whose_voter_had_already_voted_breaks_it() {
         let mut p = Premises::default();
+        // Voter 1's ack of a request sent at `sent`, which it accepted.
+        let voted = |p: &mut Premises, leader, term, sent, until| {
+            p.check_acks(leader, term, &[ack(1, Some(sent), Some(sent))], until) == 1
+        };
         p.vote(1, 2, 4);
         assert_eq!(p.settle(50), 0, "no window yet");
-        assert!(
-            !p.extended_after_a_vote(0, 3, &[(1, 60)], 150),
-            "voted before the request"
-        );
-        assert!(
-            !p.extended_after_a_vote(0, 4, &[(1, 40)], 150),
-            "not a newer term"
-        );
-        assert!(
-            !p.extended_after_a_vote(2, 3, &[(1, 40)], 150),
-            "voted for this leader"
-        );
-        assert!(
-            !p.extended_after_a_vote(0, 3, &[(1, 40)], 50),
-            "the lease ends first"
-        );
-        assert!(p.extended_after_a_vote(0, 3, &[(1, 40)], 150));
-        assert!(
-            !p.extended_after_a_vote(0, 3, &[(1, 40)], 160),
-            "counted once"
-        );
+        assert!(!voted(&mut p, 0, 3, 60, 150), "voted before the request");
+        assert!(!voted(&mut p, 0, 4, 40, 150), "not a newer term");
+        assert!(!voted(&mut p, 2, 3, 40, 150), "voted for this leader");
+        assert!(!voted(&mut p, 0, 3, 40, 50), "the lease ends first");
+        assert!(voted(&mut p, 0, 3, 40, 150));
+        assert!(!voted(&mut p, 0, 3, 40, 160), "counted once");
         // A vote the forward check already judged broken is not counted again.
         p.extended(0, 3, &[1], 300);
         p.vote(1, 2, 5);
         assert_eq!(p.settle(200), 1);
-        assert!(!p.extended_after_a_vote(0, 3, &[(1, 100)], 300));
+        assert!(!voted(&mut p, 0, 3, 100, 300));
         assert_eq!(p.violations(), 2);
     }
 }

@@ -22,11 +22,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use raft::eraftpb::{Message, MessageType};
+use raft::eraftpb::MessageType;
 
 use crate::node::Down;
 use crate::rng::Rng;
-use crate::sim::{Ev, Sim, Wire, MS};
+use crate::sim::{Envelope, Ev, Sim, MS};
 
 /// Messages one link's queue holds; more are refused.
 pub const QUEUE_LIMIT: usize = 64;
@@ -47,7 +47,7 @@ pub(crate) struct Link {
     /// Reconnected; the queue is draining.
     connected: bool,
     /// Oldest first.
-    pub(crate) queue: VecDeque<(Box<Message>, Wire)>,
+    pub(crate) queue: VecDeque<Envelope>,
 }
 
 /// The transport's state in a run.
@@ -75,24 +75,17 @@ impl Transport {
 }
 
 impl Sim {
-    /// A message from `from` (incarnation `from_gen`) reaches node `to`:
-    /// returned if it is to be handled now, kept if its connection is broken
-    /// or just broke.
-    pub(crate) fn through_transport(
-        &mut self,
-        to: usize,
-        from: usize,
-        from_gen: u64,
-        msg: Box<Message>,
-        wire: Wire,
-    ) -> Option<(Box<Message>, Wire)> {
-        if !self.transport.enabled || msg.get_msg_type() == MessageType::MsgSnapshot {
-            return Some((msg, wire));
+    /// A message reaches node `to`: returned if it is to be handled now,
+    /// kept if its sender's connection is broken or just broke.
+    pub(crate) fn through_transport(&mut self, to: usize, env: Envelope) -> Option<Envelope> {
+        if !self.transport.enabled || env.msg.get_msg_type() == MessageType::MsgSnapshot {
+            return Some(env);
         }
+        let (from, from_gen) = (env.from, env.from_gen);
         if let Some(link) = self.transport.links.get_mut(&(from, to)) {
             if link.gen == from_gen {
                 if link.queue.len() < QUEUE_LIMIT {
-                    link.queue.push_back((msg, wire));
+                    link.queue.push_back(env);
                 }
                 return None;
             }
@@ -101,10 +94,10 @@ impl Sim {
         }
         let node = &self.nodes[to];
         if node.down != Down::Crashed || !node.started || node.removed {
-            return Some((msg, wire));
+            return Some(env);
         }
         let mut queue = VecDeque::new();
-        queue.push_back((msg, wire));
+        queue.push_back(env);
         self.transport.links.insert(
             (from, to),
             Link {
@@ -181,7 +174,7 @@ impl Sim {
             self.schedule_attempt(from, to, gen, MS);
             return;
         }
-        let Some((msg, wire)) = link.queue.pop_front() else {
+        let Some(env) = link.queue.pop_front() else {
             self.transport.links.remove(&(from, to));
             return;
         };
@@ -192,7 +185,7 @@ impl Sim {
             self.push_in(DRAIN_GAP, Ev::Drain { from, to, gen });
         }
         if !self.net.is_cut(from, to) {
-            self.deliver_now(to, from, gen, msg, wire);
+            self.deliver_now(to, env);
         }
     }
 

@@ -19,6 +19,7 @@ use crate::nemesis::{Fault, NemesisConfig};
 use crate::network::{NetConfig, Network};
 use crate::node::{Down, SimNode};
 use crate::overlap::Overlap;
+use crate::premise::{Ack, Premises};
 use crate::rng::Rng;
 
 pub(crate) const MS: u64 = 1_000_000;
@@ -164,10 +165,15 @@ pub struct RunResult {
     pub raft_variant: (bool, usize),
 }
 
-/// What travels beside a raft message: the lease tag the receiver sees,
-/// and, for the checkers only, the true time the message was sent.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Wire {
+/// One message on its way: the raft message, its sender (and the sender's
+/// incarnation), the lease tag sent beside it, and, for the checkers only,
+/// the true time it was sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    pub(crate) from: usize,
+    pub(crate) from_gen: u64,
+    // Boxed: a raft message is ten times the size of every other event.
+    pub(crate) msg: Box<Message>,
     pub(crate) tag: Option<Tag>,
     pub(crate) sent: u64,
 }
@@ -180,11 +186,7 @@ pub(crate) enum Ev {
     },
     Deliver {
         to: usize,
-        from: usize,
-        from_gen: u64,
-        // Boxed: a raft message is ten times the size of every other event.
-        msg: Box<Message>,
-        wire: Wire,
+        env: Envelope,
     },
     Apply {
         node: usize,
@@ -295,7 +297,7 @@ pub struct Sim {
     hash: u64,
     events: u64,
     overlap: Overlap,
-    pub(crate) premises: crate::premise::Premises,
+    pub(crate) premises: Premises,
     /// The newest leader message each follower accepted from each leader in
     /// each term (raft-rs reset its election timer): (follower, leader,
     /// term) -> true send time.
@@ -370,7 +372,7 @@ impl Sim {
             hash: 0xcbf2_9ce4_8422_2325,
             events: 0,
             overlap: Overlap::new(total),
-            premises: crate::premise::Premises::default(),
+            premises: Premises::default(),
             accepted: BTreeMap::new(),
             last_lease: vec![(None, 0); total],
             trace: std::env::var_os("SIM_TRACE").is_some(),
@@ -486,49 +488,33 @@ impl Sim {
                             .instant()
                             .checked_add(d.lease_duration())
                             .is_some_and(|e| e.as_nanos() == exp);
-                        if from_tracker {
+                        let until = node.clock.true_time_of(exp).unwrap_or(u64::MAX);
+                        // An expiry that has passed already is a late ack
+                        // that makes no lease: nothing rests on it.
+                        if from_tracker && until > now {
+                            let term = d.lease_term();
                             let voters: Vec<usize> = (0..self.nodes.len())
                                 .filter(|&j| {
                                     t.ack(self.nodes[j].id)
                                         .is_some_and(|a| a.instant() >= q.instant())
                                 })
                                 .collect();
-                            let until = node.clock.true_time_of(exp).unwrap_or(u64::MAX);
-                            self.premises.extended(i, d.lease_term(), &voters, until);
-                            // The true send time of each acknowledged request
-                            // (none if the new expiry has passed already: an
-                            // ack that arrived too late to make a lease).
-                            // A stamp that no send of this leader was taken
-                            // with (a correct driver stamps only in
-                            // `tag_request`, with the batch's reading) breaks
-                            // the premise too: it names no request that left.
-                            let looked: Vec<(usize, Option<u64>)> = voters
+                            self.premises.extended(i, term, &voters, until);
+                            let acks: Vec<Ack> = voters
                                 .iter()
-                                .filter(|&&j| j != i && until > now)
+                                .filter(|&&j| j != i)
                                 .filter_map(|&j| {
-                                    let a = t.ack(self.nodes[j].id)?.instant();
-                                    Some((j, node.stamped.get(&a.as_nanos()).copied()))
+                                    let stamp = t.ack(self.nodes[j].id)?.instant().as_nanos();
+                                    Some(Ack {
+                                        voter: j,
+                                        sent: node.stamped.get(&stamp).copied(),
+                                        accepted: self.accepted.get(&(j, i, term)).copied(),
+                                    })
                                 })
                                 .collect();
-                            let sent: Vec<(usize, u64)> =
-                                looked.iter().filter_map(|&(j, s)| Some((j, s?))).collect();
-                            let term = d.lease_term();
-                            if self.premises.extended_after_a_vote(i, term, &sent, until) {
+                            if self.premises.check_acks(i, term, &acks, until) > 0 {
                                 self.trace(format_args!(
-                                    "broken lease premise: node {} extended term {term} to {until} on acks {sent:?} of voters who voted since",
-                                    i + 1
-                                ));
-                            }
-                            let fresh: Vec<(usize, u64, Option<u64>)> = looked
-                                .iter()
-                                .map(|&(j, at)| {
-                                    let acc = self.accepted.get(&(j, i, term)).copied();
-                                    (j, at.unwrap_or(u64::MAX), acc)
-                                })
-                                .collect();
-                            if self.premises.extended_on_unaccepted(&fresh) {
-                                self.trace(format_args!(
-                                    "broken lease premise: node {} extended term {term} on acks credited with requests not accepted: {fresh:?}",
+                                    "broken lease premise: node {} extended term {term} to {until} on acks {acks:?}",
                                     i + 1
                                 ));
                             }
@@ -558,19 +544,13 @@ impl Sim {
                 fnv(&mut self.hash, 1);
                 self.on_tick(node, gen);
             }
-            Ev::Deliver {
-                to,
-                from,
-                from_gen,
-                msg,
-                wire,
-            } => {
+            Ev::Deliver { to, env } => {
                 fnv(&mut self.hash, 2);
                 fnv(&mut self.hash, to as u64);
-                fnv(&mut self.hash, msg.get_msg_type() as u64);
-                fnv(&mut self.hash, msg.term);
-                fnv(&mut self.hash, msg.index);
-                self.on_deliver(to, from, from_gen, msg, wire);
+                fnv(&mut self.hash, env.msg.get_msg_type() as u64);
+                fnv(&mut self.hash, env.msg.term);
+                fnv(&mut self.hash, env.msg.index);
+                self.on_deliver(to, env);
             }
             Ev::Apply { node, gen } => {
                 fnv(&mut self.hash, 3);

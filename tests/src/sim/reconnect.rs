@@ -27,7 +27,7 @@ fn queued(sim: &Sim, l: usize, a: usize) -> Vec<u64> {
     sim.transport.links[&(l, a)]
         .queue
         .iter()
-        .map(|(_, t)| t.tag.expect("a leader's message is tagged").seq())
+        .map(|e| e.tag.expect("a leader's message is tagged").seq())
         .collect()
 }
 

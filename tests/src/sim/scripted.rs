@@ -166,20 +166,14 @@ fn vote_guard_a_follower_forgets_its_leader() {
             m.to = fid;
             m.term = ty;
             m.reject = true;
-            let from_gen = sim.nodes[y].incarnation;
-            sim.push_in(
-                1,
-                Ev::Deliver {
-                    to: f,
-                    from: y,
-                    from_gen,
-                    msg: Box::new(m),
-                    wire: Wire {
-                        tag: None,
-                        sent: sim.now(),
-                    },
-                },
-            );
+            let env = Envelope {
+                from: y,
+                from_gen: sim.nodes[y].incarnation,
+                msg: Box::new(m),
+                tag: None,
+                sent: sim.now(),
+            };
+            sim.push_in(1, Ev::Deliver { to: f, env });
             run_until(sim, 2_000 * MS);
         },
     );
