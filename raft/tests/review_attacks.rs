@@ -604,10 +604,7 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     assert_eq!(fired, 1, "one tick after the stall");
     // A client reads at node 1, under the lease node 2's ack extended: 7 is
     // the newest committed value.
-    let clock = &c.clock;
-    let n = c.nodes.get_mut(&1).unwrap();
-    let value = n.value;
-    assert_eq!(n.lease.read(clock, || value), Ok(7));
+    assert_eq!(c.read(1).map(|(value, _)| value), Ok(7));
 }
 
 // Found by review: a follower's loop, paced by `Ticker`, wakes 9 ms late for
@@ -681,10 +678,7 @@ fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the
     c.substep();
     assert!(c.clock.now().unwrap() < expiry);
     assert!(c.is_leader(1));
-    let clock = &c.clock;
-    let n = c.nodes.get_mut(&1).unwrap();
-    let value = n.value;
-    assert_eq!(n.lease.read(clock, || value), Ok(7));
+    assert_eq!(c.read(1).map(|(value, _)| value), Ok(7));
 }
 
 // With pre-vote on, raft-rs still lets a follower inside a lease forget its
@@ -810,10 +804,7 @@ fn a_late_pre_vote_rejection_makes_a_follower_forget_its_leader_and_the_vote_gua
     let newest = c.nodes.values().max_by_key(|n| n.version).unwrap().value;
     let now = c.clock.now().unwrap();
     assert!(c.is_leader(L));
-    let clock = &c.clock;
-    let n = c.nodes.get_mut(&L).unwrap();
-    let value = n.value;
-    let served = n.lease.read(clock, || value);
+    let served = c.read(L).map(|(value, _)| value);
     assert!(
         served.is_err() || served == Ok(newest),
         "L served {served:?} from its lease while Y (term {}) committed {newest}",
