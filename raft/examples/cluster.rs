@@ -290,13 +290,17 @@ impl Node {
         // After a stall the ticker fires one tick, not every tick it
         // missed: those would count time from before the messages stepped
         // meanwhile against the vote guard (see `Ticker`).
-        let mut ticker = self.lease.ticker(Instant::now());
+        // The tick is decided on a reading taken as it fires, after what
+        // was stepped before it.
+        let Ok(mut ticker) = self.lease.ticker(&self.clock) else {
+            return *self.lease.counters();
+        };
         let mut last_role = StateRole::Follower;
         while !stop.load(Ordering::Relaxed) {
-            if ticker.poll(Instant::now()) {
-                self.lease.tick(&mut self.raw, self.clock.now());
-            }
-            match inbox.recv_timeout(ticker.next().saturating_duration_since(Instant::now())) {
+            let _: bool = self
+                .lease
+                .tick_if_due(&mut ticker, &mut self.raw, &self.clock);
+            match inbox.recv_timeout(ticker.wait(self.clock.now())) {
                 Ok(Inbound::Raft(m, tag)) => {
                     let _ = self.lease.step(&mut self.raw, *m, tag);
                 }

@@ -29,10 +29,11 @@ use crate::ticker::Ticker;
 ///   through [`tick`](Self::tick), and call [`observe`](Self::observe) after
 ///   anything else that touches the node (`propose`, `read_index`,
 ///   `campaign`, `transfer_leader`, `advance*`, `apply_conf_change`).
-///   Pace the ticks with the [`Ticker`](crate::Ticker) from
-///   [`ticker`](Self::ticker) (or a loop that, like
-///   it, drops the ticks it missed during a stall instead of firing them in
-///   a burst after messages that waited meanwhile).
+///   Pace the ticks with [`tick_if_due`](Self::tick_if_due) and the
+///   [`Ticker`](crate::Ticker) from [`ticker`](Self::ticker): a loop that
+///   fires the ticks it missed during a stall in a burst after messages
+///   that waited meanwhile, or decides on a clock reading taken before it
+///   stepped them, lets the vote guard open early.
 ///   Call `advance_apply` only once the entries are applied to the state
 ///   that reads see: "applied" is what lets a new leader lease-read.
 /// * Send every outgoing message (`Ready::messages`,
@@ -217,13 +218,42 @@ where
         result
     }
 
-    /// The [`Ticker`] that paces this node loop's [`tick`](Self::tick)s, at
-    /// the `Timing::tick` the lease was derived from (a loop ticking at any
-    /// other rate breaks the lease's premise, so there is no other way to
-    /// build one); its first tick falls due a tick after `now`. Build it
-    /// with the `RaftLease`, again on every restart.
-    pub fn ticker(&self, now: std::time::Instant) -> Ticker {
-        Ticker::new(self.tick, now)
+    /// The [`Ticker`] that paces this node loop's ticks through
+    /// [`tick_if_due`](Self::tick_if_due), at the `Timing::tick` the lease
+    /// was derived from (a loop ticking at any other rate breaks the
+    /// lease's premise, so there is no other way to build one); its first
+    /// tick falls due a tick after `clock` reads now. Build it with the
+    /// `RaftLease`, again on every restart.
+    ///
+    /// # Errors
+    ///
+    /// The clock's, if it cannot be read.
+    pub fn ticker<C: Clock + ?Sized>(&self, clock: &C) -> Result<Ticker, ClockError> {
+        Ok(Ticker::new(self.tick, clock.now()?))
+    }
+
+    /// Ticks the node (as [`tick`](Self::tick)) if `ticker` says a tick is
+    /// due, deciding on a reading of `clock` taken here, after everything
+    /// the loop stepped before: the `k`-th tick after any stepped message
+    /// then comes at least `k - 1` ticks after it, which the lease assumes
+    /// (see [`Ticker`]). Returns whether it ticked. A failed reading ticks
+    /// nothing: with no reading there is no telling how long ago the last
+    /// tick was (the lease itself ends at the next read or request that
+    /// meets the failure).
+    pub fn tick_if_due<S: Storage, C: Clock + ?Sized>(
+        &mut self,
+        ticker: &mut Ticker,
+        node: &mut RawNode<S>,
+        clock: &C,
+    ) -> bool {
+        let Ok(now) = clock.now() else {
+            return false;
+        };
+        if !ticker.poll(now) {
+            return false;
+        }
+        let _: bool = self.tick(node, Ok(now));
+        true
     }
 
     /// One tick of the node loop: ticks the node and the driver (with a

@@ -50,14 +50,12 @@ struct Cluster {
     /// `held`, in order, until `release` delivers them.
     hold: Vec<Hold>,
     held: Vec<(Message, Option<Tag>)>,
-    /// Nodes whose loop is paced by its own `Ticker` (polled every
-    /// `substep`, on a std clock that follows the manual one), not by
-    /// the cluster's grid of whole ticks; and the ticks they fired.
+    /// Nodes whose loop is paced by its own `Ticker` (through
+    /// `tick_if_due` every `substep`, on the manual clock), not by the
+    /// cluster's grid of whole ticks; and the ticks they fired.
     own: BTreeMap<u64, Ticker>,
     own_ticks: u64,
     substeps: u64,
-    std0: std::time::Instant,
-    clock0: Instant,
 }
 
 fn logger() -> slog::Logger {
@@ -128,8 +126,6 @@ impl Cluster {
             own: BTreeMap::new(),
             own_ticks: 0,
             substeps: 0,
-            std0: std::time::Instant::now(),
-            clock0: clock.now().unwrap(),
             clock,
         }
     }
@@ -284,16 +280,6 @@ impl Cluster {
         self.deliver_all();
     }
 
-    /// The std instant a node's own ticker sees now.
-    fn std_now(&self) -> std::time::Instant {
-        self.std0
-            + self
-                .clock
-                .now()
-                .unwrap()
-                .saturating_duration_since(self.clock0)
-    }
-
     /// Half a millisecond passes: grid nodes tick on every 20th, nodes
     /// with their own ticker poll it (unless their loop is stalled).
     fn substep(&mut self) {
@@ -301,18 +287,19 @@ impl Cluster {
         self.substeps += 1;
         let grid = self.substeps.is_multiple_of(20);
         let now = self.clock.now();
-        let std_now = self.std_now();
         for (id, n) in self.nodes.iter_mut() {
             if self.paused.contains(id) {
                 continue;
             }
-            let fire = match self.own.get_mut(id) {
-                Some(t) => t.poll(std_now),
-                None => grid,
-            };
-            if fire {
-                self.own_ticks += u64::from(self.own.contains_key(id));
-                n.lease.tick(&mut n.raw, now);
+            match self.own.get_mut(id) {
+                Some(t) => {
+                    let fired = n.lease.tick_if_due(t, &mut n.raw, &self.clock);
+                    self.own_ticks += u64::from(fired);
+                }
+                None if grid => {
+                    let _: bool = n.lease.tick(&mut n.raw, now);
+                }
+                None => {}
             }
         }
         self.deliver_all();
@@ -548,6 +535,7 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     c.cut.insert((1, 3));
     c.cut.insert((3, 1));
     c.paused.insert(2);
+    let mut ticker = c.nodes[&2].lease.ticker(&c.clock).unwrap();
     c.pin_timeouts();
     for _ in 0..15 {
         c.tick();
@@ -578,17 +566,10 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     // Then its loop polls its ticker, which last fired before the stall,
     // over and over with no time passing: a burst of missed ticks would
     // open the guard; the ticker fires one.
-    let start = std::time::Instant::now();
-    let mut ticker = c.nodes[&2].lease.ticker(start);
-    let resumed = start + 16 * TICK;
     let mut fired = 0;
     for _ in 0..E {
-        if ticker.poll(resumed) {
-            fired += 1;
-            let now = c.clock.now();
-            let n = c.node(2);
-            n.lease.tick(&mut n.raw, now);
-        }
+        let n = c.nodes.get_mut(&2).unwrap();
+        fired += u32::from(n.lease.tick_if_due(&mut ticker, &mut n.raw, &c.clock));
     }
     // Then the vote request that waited behind the heartbeats.
     for (m, tag) in votes {
@@ -626,15 +607,15 @@ fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the
     c.tick();
     assert!(c.nodes.values().all(|n| n.value == 7));
     c.substeps = 0;
-    // Node 2's loop is paced by its own ticker, due 2 ms after each grid
-    // point. Node 3 loses node 1 (both ways).
-    let first_due = c.std_now() + Duration::from_millis(2);
-    let ticker = c.nodes[&2].lease.ticker(first_due - TICK);
-    c.own.insert(2, ticker);
+    // Node 3 loses node 1 (both ways). Node 2's loop is paced by its own
+    // ticker, due 2 ms after each grid point.
     c.cut.insert((1, 3));
     c.cut.insert((3, 1));
+    (0..4).for_each(|_| c.substep());
+    let ticker = c.nodes[&2].lease.ticker(&c.clock).unwrap();
+    c.own.insert(2, ticker);
+    (0..16).for_each(|_| c.substep());
     let grid_tick = |c: &mut Cluster| (0..20).for_each(|_| c.substep());
-    grid_tick(&mut c);
     // A grid point after which node 1's next tick sends a heartbeat.
     while c.nodes[&1].raw.raft.heartbeat_elapsed() != 1 {
         grid_tick(&mut c);
