@@ -188,7 +188,7 @@ impl LeaseConfig {
     /// `maxslewrate 500`), not NTP's nominal one. A loop must not fire the
     /// ticks it missed during a stall in a burst after stepping messages
     /// that arrived meanwhile, and each tick must come at least a tick after
-    /// the previous one (`leasehold_raft::Ticker` does both).
+    /// the previous one (`leasehold_raft::RaftLease::tick_if_due` does both).
     pub const fn tick_drift_ppm(mut self, ppm: u32) -> LeaseConfig {
         self.tick_drift_ppm = Some(ppm);
         self

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use leasehold_core::{Clock, Counters, Lease, RoundOutcome, Stamp, Tag};
+use leasehold_hal_fallback::FallbackClock;
 use leasehold_raft::{RaftLease, ReadIndexError, Timing};
 use raft::eraftpb::{Entry, EntryType, Message};
 use raft::storage::MemStorage;
@@ -32,7 +33,7 @@ use raft::{Config, RawNode, StateRole};
 #[cfg(target_os = "linux")]
 type NodeClock = leasehold_hal_linux::SuspendAwareClock;
 #[cfg(not(target_os = "linux"))]
-type NodeClock = leasehold_hal_fallback::FallbackClock;
+type NodeClock = FallbackClock;
 
 #[cfg(target_os = "linux")]
 fn clock() -> Result<NodeClock, String> {
@@ -287,20 +288,17 @@ impl Node {
     }
 
     fn run(mut self, inbox: Receiver<Inbound>, stop: Arc<AtomicBool>) -> Counters {
-        // After a stall the ticker fires one tick, not every tick it
-        // missed: those would count time from before the messages stepped
-        // meanwhile against the vote guard (see `Ticker`).
-        // The tick is decided on a reading taken as it fires, after what
-        // was stepped before it.
-        let Ok(mut ticker) = self.lease.ticker(&self.clock) else {
-            return *self.lease.counters();
-        };
+        // Ticks on std's clock (slewed, never stepped), decided on a
+        // reading taken as they fire: after a stall one tick, not every
+        // tick missed, which would count time from before the messages
+        // stepped meanwhile against the vote guard.
+        let tick_clock = FallbackClock::new();
         let mut last_role = StateRole::Follower;
         while !stop.load(Ordering::Relaxed) {
             let _: bool = self
                 .lease
-                .tick_if_due(&mut ticker, &mut self.raw, &self.clock);
-            match inbox.recv_timeout(ticker.wait(self.clock.now())) {
+                .tick_if_due(&mut self.raw, &tick_clock, &self.clock);
+            match inbox.recv_timeout(self.lease.next_tick_in(tick_clock.now())) {
                 Ok(Inbound::Raft(m, tag)) => {
                     let _ = self.lease.step(&mut self.raw, *m, tag);
                 }
@@ -420,7 +418,7 @@ fn run(args: &Args) -> Result<(), String> {
     let timing = Timing {
         tick: TICK,
         lease_clock: info,
-        // The tick loop sleeps on std's clock (slewed CLOCK_MONOTONIC):
+        // The ticks run on std's clock (slewed CLOCK_MONOTONIC):
         // assumes a time daemon limited to 500 ppm of slew (ntpd, or chrony
         // with `maxslewrate 500`; chrony's default is 83 333) plus the
         // crystal's error.

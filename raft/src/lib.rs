@@ -22,20 +22,20 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //!
-//! use leasehold_core::{Clock, Lease, Tag};
-//! use leasehold_hal_fallback::FallbackClock;
+//! use leasehold_core::{Clock, Instant, Lease, ManualClock, Tag};
 //! use leasehold_raft::{RaftLease, Timing};
 //! use raft::{eraftpb::Message, storage::MemStorage, Config, RawNode};
 //!
-//! let clock = FallbackClock::new();
+//! // Time passes by hand here. A real node passes a clock that counts
+//! // suspend as the lease clock and std's as the tick clock.
+//! let clock = ManualClock::new(Instant::from_nanos(1_000_000).unwrap());
+//! let tick = Duration::from_millis(100);
 //! let timing = Timing {
-//!     tick: Duration::from_millis(100),
+//!     tick,
 //!     lease_clock: clock.info(),
 //!     tick_drift_ppm: 1_000,
 //!     margin: Duration::from_millis(5),
-//!     // std's clock stops while the machine sleeps; this example never
-//!     // sleeps. A real node uses a clock that counts suspend instead.
-//!     machine_never_suspends: true,
+//!     machine_never_suspends: false,
 //! };
 //! let logger = slog::Logger::root(slog::Discard, slog::o!());
 //! let mut nodes = Vec::new();
@@ -54,10 +54,11 @@
 //!     let lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new()))?;
 //!     nodes.push((node, lease));
 //! }
-//! for _ in 0..10 {
+//! for _ in 0..=10 {
 //!     for (node, lease) in nodes.iter_mut() {
-//!         lease.tick(node, clock.now());
+//!         lease.tick_if_due(node, &clock, &clock); // the first call starts the schedule
 //!     }
+//!     clock.advance(tick);
 //! }
 //! nodes[0].0.campaign()?;
 //! let mut wire: VecDeque<(Message, Option<Tag>)> = VecDeque::new();
@@ -103,4 +104,3 @@ mod ticker;
 pub use leasehold_core::Tag;
 pub use node::{RaftLease, ReadIndexError};
 pub use setup::{lease_config, SetupError, Timing};
-pub use ticker::Ticker;

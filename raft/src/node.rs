@@ -26,14 +26,13 @@ use crate::ticker::Ticker;
 ///   guards votes for one election timeout).
 /// * Step every message from a peer through [`step`](Self::step) (it drops
 ///   votes the guard refuses, steps, observes, and credits acks), tick
-///   through [`tick`](Self::tick), and call [`observe`](Self::observe) after
+///   through [`tick_if_due`](Self::tick_if_due), and call [`observe`](Self::observe) after
 ///   anything else that touches the node (`propose`, `read_index`,
 ///   `campaign`, `transfer_leader`, `advance*`, `apply_conf_change`).
-///   Pace the ticks with [`tick_if_due`](Self::tick_if_due) and the
-///   [`Ticker`](crate::Ticker) from [`ticker`](Self::ticker): a loop that
-///   fires the ticks it missed during a stall in a burst after messages
-///   that waited meanwhile, or decides on a clock reading taken before it
-///   stepped them, lets the vote guard open early.
+///   `tick_if_due` paces the ticks: a loop that fires the ticks it missed
+///   during a stall in a burst after messages that waited meanwhile, or
+///   decides on a clock reading taken before it stepped them, lets the vote
+///   guard open early.
 ///   Call `advance_apply` only once the entries are applied to the state
 ///   that reads see: "applied" is what lets a new leader lease-read.
 /// * Send every outgoing message (`Ready::messages`,
@@ -64,8 +63,8 @@ pub struct RaftLease<L = Arc<Lease>, const PEERS: usize = 16, const INFLIGHT: us
     driver: LeaseDriver<L, PEERS, INFLIGHT>,
     conf: ConfState,
     membership_error: Option<TrackerError>,
-    /// The tick the lease was derived from (`Timing::tick`, validated).
-    tick: Duration,
+    /// Paces `tick_if_due` at the tick the lease was derived from.
+    ticker: Ticker,
 }
 
 impl<L> RaftLease<L>
@@ -105,7 +104,7 @@ where
             driver: LeaseDriver::new(raft.id, lease, &config)?,
             conf: ConfState::default(),
             membership_error: None,
-            tick: timing.tick,
+            ticker: Ticker::new(timing.tick),
         })
     }
 
@@ -218,47 +217,98 @@ where
         result
     }
 
-    /// The [`Ticker`] that paces this node loop's ticks through
-    /// [`tick_if_due`](Self::tick_if_due), at the `Timing::tick` the lease
-    /// was derived from (a loop ticking at any other rate breaks the
-    /// lease's premise, so there is no other way to build one); its first
-    /// tick falls due a tick after `clock` reads now. Build it with the
-    /// `RaftLease`, again on every restart.
+    /// Ticks the node (as [`tick`](Self::tick)) if a tick is due, deciding
+    /// on a reading of `tick_clock` taken here, after everything the loop
+    /// stepped before. A late tick fires once and the next falls due a
+    /// whole tick after it, so the `k`-th tick after any stepped message
+    /// comes at least `k - 1` ticks after it, which the lease assumes;
+    /// missed ticks are dropped, never fired in a burst. The schedule lives
+    /// in this `RaftLease` at the `Timing::tick` its lease was derived from,
+    /// starts at the first call, and goes with it: a restart's new
+    /// `RaftLease` starts afresh. Returns whether it ticked.
     ///
-    /// # Errors
+    /// `tick_clock` paces the ticks: pass the same clock at every call, one
+    /// that never steps forward (std's `Instant`, as `leasehold-hal-fallback`'s
+    /// `FallbackClock` reads it, which the time daemon slews but never
+    /// steps; not a lease clock that may jump ahead, such as
+    /// `SuspendAwareClock`), with a rate error within
+    /// `Timing::tick_drift_ppm`. `lease_clock` gives the driver its
+    /// reading for the tick. A failed `tick_clock` reading ticks nothing:
+    /// with no reading there is no telling how long ago the last tick was.
+    /// Do not also call [`tick`](Self::tick) on the same node.
     ///
-    /// The clock's, if it cannot be read.
-    pub fn ticker<C: Clock + ?Sized>(&self, clock: &C) -> Result<Ticker, ClockError> {
-        Ok(Ticker::new(self.tick, clock.now()?))
-    }
-
-    /// Ticks the node (as [`tick`](Self::tick)) if `ticker` says a tick is
-    /// due, deciding on a reading of `clock` taken here, after everything
-    /// the loop stepped before: the `k`-th tick after any stepped message
-    /// then comes at least `k - 1` ticks after it, which the lease assumes
-    /// (see [`Ticker`]). Returns whether it ticked. A failed reading ticks
-    /// nothing: with no reading there is no telling how long ago the last
-    /// tick was (the lease itself ends at the next read or request that
-    /// meets the failure).
-    pub fn tick_if_due<S: Storage, C: Clock + ?Sized>(
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use leasehold_core::{Clock, Instant, Lease, ManualClock};
+    /// use leasehold_raft::{RaftLease, Timing};
+    /// use raft::{storage::MemStorage, Config, RawNode};
+    ///
+    /// let tick = Duration::from_millis(10);
+    /// let clock = ManualClock::new(Instant::from_nanos(1_000_000).unwrap());
+    /// let timing = Timing {
+    ///     tick,
+    ///     lease_clock: clock.info(),
+    ///     tick_drift_ppm: 1_000,
+    ///     margin: Duration::from_millis(1),
+    ///     machine_never_suspends: true,
+    /// };
+    /// let cfg = Config { id: 1, check_quorum: true, ..Default::default() };
+    /// let storage = MemStorage::new_with_conf_state((vec![1], vec![]));
+    /// let logger = slog::Logger::root(slog::Discard, slog::o!());
+    /// let mut node = RawNode::new(&cfg, storage, &logger)?;
+    /// let mut lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new()))?;
+    /// // The first call starts the schedule.
+    /// assert!(!lease.tick_if_due(&mut node, &clock, &clock));
+    /// clock.advance(tick);
+    /// assert!(lease.tick_if_due(&mut node, &clock, &clock));
+    /// // Late by 4 ms: the next tick is a whole tick after this one.
+    /// clock.advance(tick + Duration::from_millis(4));
+    /// assert!(lease.tick_if_due(&mut node, &clock, &clock));
+    /// assert_eq!(lease.next_tick_in(clock.now()), tick);
+    /// // A stall of 20 ticks: one tick, not twenty.
+    /// clock.advance(20 * tick);
+    /// assert!(lease.tick_if_due(&mut node, &clock, &clock));
+    /// assert!(!lease.tick_if_due(&mut node, &clock, &clock));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tick_if_due<S, T, C>(
         &mut self,
-        ticker: &mut Ticker,
         node: &mut RawNode<S>,
-        clock: &C,
-    ) -> bool {
-        let Ok(now) = clock.now() else {
+        tick_clock: &T,
+        lease_clock: &C,
+    ) -> bool
+    where
+        S: Storage,
+        T: Clock + ?Sized,
+        C: Clock + ?Sized,
+    {
+        let Ok(now) = tick_clock.now() else {
             return false;
         };
-        if !ticker.poll(now) {
+        if !self.ticker.poll(now) {
             return false;
         }
-        let _: bool = self.tick(node, Ok(now));
+        let _: bool = self.tick(node, lease_clock.now());
         true
     }
 
-    /// One tick of the node loop: ticks the node and the driver (with a
+    /// How long the node loop may wait for messages before the next
+    /// [`tick_if_due`](Self::tick_if_due), from a `tick_clock` reading taken
+    /// now: zero once a tick is due (and before the first call); a whole
+    /// tick if the reading failed, so that the loop retries instead of
+    /// spinning.
+    pub fn next_tick_in(&self, tick_clock_now: Result<Instant, ClockError>) -> Duration {
+        self.ticker.wait(tick_clock_now)
+    }
+
+    /// One tick, unpaced: ticks the node and the driver (with a lease
     /// clock reading taken now) and observes. Returns what `RawNode::tick`
-    /// returned.
+    /// returned. For a loop whose ticks are paced by something other than
+    /// [`tick_if_due`](Self::tick_if_due) (a simulation's exact timer, say),
+    /// which must then keep every tick at least a tick after the previous
+    /// one and never fire missed ticks in a burst; a node loop on real time
+    /// uses `tick_if_due`.
     pub fn tick<S: Storage>(
         &mut self,
         node: &mut RawNode<S>,

@@ -13,7 +13,7 @@ use raft::{Config, ReadOnlyOption};
 /// assumption the lease's safety rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
-    /// How often the node loop calls `tick` (raft-rs counts everything in
+    /// How often the node loop ticks (raft-rs counts everything in
     /// ticks; the loop decides what a tick is).
     pub tick: Duration,
     /// The clock the leader times its lease with (`Clock::info()` of the
@@ -23,10 +23,9 @@ pub struct Timing {
     /// paces their ticks, usually a sleep or interval on the slewed
     /// `CLOCK_MONOTONIC`: ntpd slews it by at most 500 ppm, chrony by up to
     /// 83 333 ppm unless `maxslewrate` is lowered, plus the crystal's error
-    /// (invariant 18; `LeaseConfig::tick_drift_ppm`). A loop paced by
-    /// [`RaftLease::tick_if_due`](crate::RaftLease::tick_if_due) ticks by
-    /// the lease clock instead, so the lease is derived with the larger of
-    /// this and `lease_clock.max_drift_ppm`.
+    /// (invariant 18; `LeaseConfig::tick_drift_ppm`): the `tick_clock` of
+    /// [`RaftLease::tick_if_due`](crate::RaftLease::tick_if_due), on every
+    /// node.
     pub tick_drift_ppm: u32,
     /// Extra time taken off the lease for anything the model does not cover
     /// (scheduling delays between reading the clock and acting, say).
@@ -134,8 +133,7 @@ pub fn lease_config(raft: &Config, timing: &Timing) -> Result<LeaseConfig, Setup
     }
     let config = LeaseConfig::new(timing.tick, raft.election_tick)
         .clock(&timing.lease_clock)
-        // A loop paced by `tick_if_due` ticks by the lease clock.
-        .tick_drift_ppm(timing.tick_drift_ppm.max(timing.lease_clock.max_drift_ppm))
+        .tick_drift_ppm(timing.tick_drift_ppm)
         .margin(timing.margin)
         .check_quorum(raft.check_quorum);
     config.lease_duration()?;
@@ -185,23 +183,6 @@ mod tests {
         assert_eq!(b.election_ticks(), 10);
         // 9 sure ticks of 10 ms, minus the 1 ns resolution.
         assert_eq!(b.lease_duration(), Ok(Duration::from_nanos(89_999_999)));
-    }
-
-    /// Ticks paced by `tick_if_due` run at the lease clock's rate: the lease
-    /// allows for its drift on the followers' ticks too, whatever
-    /// `tick_drift_ppm` says.
-    #[test]
-    fn the_followers_ticks_drift_at_least_as_much_as_the_lease_clock() {
-        let mut t = timing();
-        t.lease_clock.max_drift_ppm = 10_000;
-        t.tick_drift_ppm = 10_000;
-        let both = lease_config(&raft(), &t).unwrap().lease_duration().unwrap();
-        t.tick_drift_ppm = 0;
-        let lease_only = lease_config(&raft(), &t).unwrap().lease_duration().unwrap();
-        assert_eq!(lease_only, both);
-        t.tick_drift_ppm = 20_000;
-        let more = lease_config(&raft(), &t).unwrap().lease_duration().unwrap();
-        assert!(more < both, "{more:?} {both:?}");
     }
 
     #[test]

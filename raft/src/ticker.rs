@@ -1,10 +1,10 @@
-//! `Ticker`: when a node loop may fire a Raft tick.
+//! `Ticker`: when a node loop may fire a Raft tick (inside `RaftLease`).
 
 use core::time::Duration;
 
 use leasehold_core::{ClockError, Instant};
 
-/// Paces a node loop's Raft ticks so that a stall never turns into a burst.
+/// Paces a node's Raft ticks so that a stall never turns into a burst.
 ///
 /// The vote guard, and raft-rs's own election timer, count ticks as time
 /// that passed *after* the messages stepped before them (invariant 15). A
@@ -23,70 +23,43 @@ use leasehold_core::{ClockError, Instant};
 /// would let two ticks follow a message within a moment: found by review,
 /// a stale read with a tick 9 ms overdue.
 ///
-/// That holds only for a reading taken when the tick fires, after
-/// everything stepped before it: a reading from the top of a loop
-/// iteration, before a slow Ready and the messages stepped after it,
-/// schedules the next tick a tick after a moment that is already past
-/// (found by review: the guard opened 82 ms after a heartbeat, inside an
-/// 89 ms lease). So a `Ticker` is never polled with a reading the caller
-/// took: [`RaftLease::tick_if_due`](crate::RaftLease::tick_if_due) reads
-/// the clock itself and ticks at once.
-///
-/// The ticks are timed by the lease clock (the one passed to
-/// `tick_if_due`), so their rate error is that clock's: for
-/// `SuspendAwareClock` an unslewed one, within `Timing::tick_drift_ppm`
-/// whatever the time daemon does to `CLOCK_MONOTONIC`.
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::time::Duration;
-/// use leasehold_core::{Clock, Instant, Lease, ManualClock};
-/// use leasehold_raft::{RaftLease, Timing};
-/// use raft::{storage::MemStorage, Config, RawNode};
-///
-/// let tick = Duration::from_millis(10);
-/// let clock = ManualClock::new(Instant::from_nanos(1_000_000).unwrap());
-/// let timing = Timing {
-///     tick,
-///     lease_clock: clock.info(),
-///     tick_drift_ppm: 1_000,
-///     margin: Duration::from_millis(1),
-///     machine_never_suspends: true,
-/// };
-/// let cfg = Config { id: 1, check_quorum: true, ..Default::default() };
-/// let storage = MemStorage::new_with_conf_state((vec![1], vec![]));
-/// let mut node = RawNode::new(&cfg, storage, &slog::Logger::root(slog::Discard, slog::o!()))?;
-/// let mut lease = RaftLease::new(&cfg, &timing, Arc::new(Lease::new()))?;
-/// let mut ticker = lease.ticker(&clock)?;
-/// assert!(!lease.tick_if_due(&mut ticker, &mut node, &clock));
-/// clock.advance(tick);
-/// assert!(lease.tick_if_due(&mut ticker, &mut node, &clock));
-/// // Late by 4 ms: the next tick is a whole tick after this one.
-/// clock.advance(tick + Duration::from_millis(4));
-/// assert!(lease.tick_if_due(&mut ticker, &mut node, &clock));
-/// assert_eq!(ticker.wait(clock.now()), tick);
-/// // A stall of 20 ticks: one tick, not twenty.
-/// clock.advance(20 * tick);
-/// assert!(lease.tick_if_due(&mut ticker, &mut node, &clock));
-/// assert!(!lease.tick_if_due(&mut ticker, &mut node, &clock));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// That holds only for readings taken as the tick fires, after everything
+/// stepped before it (a reading from the top of a loop iteration, before a
+/// slow Ready and the heartbeat stepped after it, opened the guard 82 ms
+/// after that heartbeat inside its 89 ms lease: found by review), and only
+/// for one ticker per node, at the tick its lease was derived from (two, or
+/// one at another lease's tick, outrun it). So the only `Ticker` is the one
+/// inside each `RaftLease`, polled by `RaftLease::tick_if_due` with a
+/// reading it takes itself.
 #[derive(Debug, Clone)]
-pub struct Ticker {
+pub(crate) struct Ticker {
     tick: Duration,
-    next: Instant,
+    next: Next,
+}
+
+/// When the next tick falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Not polled yet: the first poll starts the schedule.
+    Unstarted,
+    At(Instant),
+    /// A tick after the end of the clock's range: never again.
+    Never,
 }
 
 impl Ticker {
-    /// A ticker whose first tick falls due one `tick` after `now`. Only
-    /// [`RaftLease::ticker`](crate::RaftLease::ticker) builds one, with the
-    /// validated tick the lease was derived from (a zero tick would fire at
-    /// every poll).
-    pub(crate) fn new(tick: Duration, now: Instant) -> Ticker {
+    /// A ticker whose first tick falls due one `tick` after its first poll
+    /// (`tick` is the validated one the lease was derived from: a zero tick
+    /// would fire at every poll).
+    pub(crate) fn new(tick: Duration) -> Ticker {
         Ticker {
             tick,
-            next: later(now, tick),
+            next: Next::Unstarted,
         }
+    }
+
+    fn after(&self, now: Instant) -> Next {
+        now.checked_add(self.tick).map_or(Next::Never, Next::At)
     }
 
     /// Whether to fire a tick at `now`, a reading taken at this moment. A
@@ -94,27 +67,30 @@ impl Ticker {
     /// ticks postpone the schedule (missed ones are dropped) instead of
     /// catching up.
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
-        if now < self.next {
-            return false;
+        match self.next {
+            Next::Unstarted => {
+                self.next = self.after(now);
+                false
+            }
+            Next::At(due) if now >= due => {
+                self.next = self.after(now);
+                true
+            }
+            Next::At(_) | Next::Never => false,
         }
-        self.next = later(now, self.tick);
-        true
     }
 
-    /// How long to wait for the next tick from a reading taken now (a
-    /// receive timeout): zero once it is due; a whole tick if the clock
-    /// failed (`tick_if_due` ticks nothing then, so the loop retries a tick
-    /// later instead of spinning).
-    pub fn wait(&self, now: Result<Instant, ClockError>) -> Duration {
-        now.map_or(self.tick, |now| self.next.saturating_duration_since(now))
+    /// How long to wait for the next tick from a reading taken now: zero
+    /// once it is due (or before the first poll, which starts the
+    /// schedule); a whole tick if the clock failed or no tick will come
+    /// again, so that a loop retries instead of spinning.
+    pub(crate) fn wait(&self, now: Result<Instant, ClockError>) -> Duration {
+        match (self.next, now) {
+            (Next::Unstarted, _) => Duration::ZERO,
+            (Next::At(due), Ok(now)) => due.saturating_duration_since(now),
+            (Next::At(_), Err(_)) | (Next::Never, _) => self.tick,
+        }
     }
-}
-
-/// `now + tick`; at the end of time, never.
-fn later(now: Instant, tick: Duration) -> Instant {
-    now.checked_add(tick)
-        .or(Instant::from_nanos(u64::MAX))
-        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -133,7 +109,8 @@ mod tests {
     #[test]
     fn ticks_after_any_moment_never_outrun_the_time_since_it() {
         let start = Instant::from_nanos(1_000_000).unwrap();
-        let mut t = Ticker::new(TICK, start);
+        let mut t = Ticker::new(TICK);
+        assert!(!t.poll(start), "the first poll starts the schedule");
         // A loop polling at irregular moments: on time, a little late,
         // stalled for many ticks.
         let mut now = start;
@@ -173,7 +150,8 @@ mod tests {
     #[test]
     fn a_late_tick_and_the_next_are_a_tick_apart() {
         let start = Instant::from_nanos(1_000_000).unwrap();
-        let mut t = Ticker::new(TICK, start);
+        let mut t = Ticker::new(TICK);
+        assert!(!t.poll(start), "the first poll starts the schedule");
         let late = plus(start, TICK + Duration::from_millis(9));
         let mut fired = Vec::new();
         let mut now = late;
@@ -188,5 +166,29 @@ mod tests {
             .all(|w| w[1].saturating_duration_since(w[0]) >= TICK));
         let tenth = fired[9].saturating_duration_since(late);
         assert!(tenth >= 9 * TICK, "10 ticks within {tenth:?} of a message");
+    }
+
+    /// At the end of the clock's range the ticks stop; they never fire at
+    /// every poll.
+    #[test]
+    fn at_the_end_of_time_ticks_stop() {
+        let end = Instant::from_nanos(u64::MAX - 5).unwrap();
+        let mut t = Ticker::new(TICK);
+        assert!(!t.poll(end));
+        assert!(!t.poll(Instant::from_nanos(u64::MAX).unwrap()));
+        assert_eq!(t.wait(Ok(end)), TICK);
+    }
+
+    #[test]
+    fn wait_is_the_receive_timeout() {
+        let start = Instant::from_nanos(1_000_000).unwrap();
+        let mut t = Ticker::new(TICK);
+        assert_eq!(t.wait(Ok(start)), Duration::ZERO, "poll to start");
+        assert!(!t.poll(start));
+        assert_eq!(
+            t.wait(Ok(plus(start, Duration::from_millis(3)))),
+            Duration::from_millis(7)
+        );
+        assert_eq!(t.wait(Err(ClockError::NotStarted)), TICK, "no spinning");
     }
 }

@@ -3,12 +3,12 @@
 //! correct integration must guarantee; a failure is a stale read (or a
 //! lease that outlives the promises it rests on).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use leasehold_core::{Clock, Instant, Lease, ManualClock, RoundOutcome, Stamp, Tag};
-use leasehold_raft::{RaftLease, ReadIndexError, Ticker, Timing};
+use leasehold_raft::{RaftLease, ReadIndexError, Timing};
 use raft::eraftpb::{ConfChange, ConfChangeType, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
@@ -50,10 +50,10 @@ struct Cluster {
     /// `held`, in order, until `release` delivers them.
     hold: Vec<Hold>,
     held: Vec<(Message, Option<Tag>)>,
-    /// Nodes whose loop is paced by its own `Ticker` (through
-    /// `tick_if_due` every `substep`, on the manual clock), not by the
-    /// cluster's grid of whole ticks; and the ticks they fired.
-    own: BTreeMap<u64, Ticker>,
+    /// Nodes whose loop paces its own ticks (`tick_if_due` every
+    /// `substep`, on the manual clock), not by the cluster's grid of whole
+    /// ticks; and the ticks they fired.
+    own: BTreeSet<u64>,
     own_ticks: u64,
     substeps: u64,
 }
@@ -123,7 +123,7 @@ impl Cluster {
             inbox: BTreeMap::new(),
             hold: Vec::new(),
             held: Vec::new(),
-            own: BTreeMap::new(),
+            own: BTreeSet::new(),
             own_ticks: 0,
             substeps: 0,
             clock,
@@ -273,7 +273,7 @@ impl Cluster {
         self.clock.advance(TICK);
         let now = self.clock.now();
         for (id, n) in self.nodes.iter_mut() {
-            if !self.paused.contains(id) && !self.own.contains_key(id) {
+            if !self.paused.contains(id) && !self.own.contains(id) {
                 n.lease.tick(&mut n.raw, now);
             }
         }
@@ -281,7 +281,7 @@ impl Cluster {
     }
 
     /// Half a millisecond passes: grid nodes tick on every 20th, nodes
-    /// with their own ticker poll it (unless their loop is stalled).
+    /// that pace their own ticks call tick_if_due (unless their loop is stalled).
     fn substep(&mut self) {
         self.clock.advance(TICK / 20);
         self.substeps += 1;
@@ -291,15 +291,11 @@ impl Cluster {
             if self.paused.contains(id) {
                 continue;
             }
-            match self.own.get_mut(id) {
-                Some(t) => {
-                    let fired = n.lease.tick_if_due(t, &mut n.raw, &self.clock);
-                    self.own_ticks += u64::from(fired);
-                }
-                None if grid => {
-                    let _: bool = n.lease.tick(&mut n.raw, now);
-                }
-                None => {}
+            if self.own.contains(id) {
+                let fired = n.lease.tick_if_due(&mut n.raw, &self.clock, &self.clock);
+                self.own_ticks += u64::from(fired);
+            } else if grid {
+                let _: bool = n.lease.tick(&mut n.raw, now);
             }
         }
         self.deliver_all();
@@ -502,7 +498,7 @@ fn a_removed_leaders_read_index_is_not_confirmed() {
 // missed, after stepping the heartbeat the leader's lease rests on, counts
 // time from before that heartbeat against its promise: with ten of them
 // the follower votes with no time passed, the candidate wins and commits,
-// and the old leader serves a stale lease read. Paced by `Ticker`, the
+// and the old leader serves a stale lease read. Paced by `tick_if_due`, the
 // resumed loop fires one tick and the vote is refused.
 #[test]
 fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbeat() {
@@ -535,7 +531,11 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     c.cut.insert((1, 3));
     c.cut.insert((3, 1));
     c.paused.insert(2);
-    let mut ticker = c.nodes[&2].lease.ticker(&c.clock).unwrap();
+    // Its loop paces its own ticks; the schedule starts before the stall.
+    {
+        let n = c.nodes.get_mut(&2).unwrap();
+        assert!(!n.lease.tick_if_due(&mut n.raw, &c.clock, &c.clock));
+    }
     c.pin_timeouts();
     for _ in 0..15 {
         c.tick();
@@ -563,13 +563,13 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     assert!(c.nodes[&1].lease.lease().is_valid(t));
     // From here on node 2's messages to node 1 are delayed.
     c.cut.insert((2, 1));
-    // Then its loop polls its ticker, which last fired before the stall,
+    // Then its loop calls tick_if_due, whose schedule started before the stall,
     // over and over with no time passing: a burst of missed ticks would
-    // open the guard; the ticker fires one.
+    // open the guard; it fires one.
     let mut fired = 0;
     for _ in 0..E {
         let n = c.nodes.get_mut(&2).unwrap();
-        fired += u32::from(n.lease.tick_if_due(&mut ticker, &mut n.raw, &c.clock));
+        fired += u32::from(n.lease.tick_if_due(&mut n.raw, &c.clock, &c.clock));
     }
     // Then the vote request that waited behind the heartbeats.
     for (m, tag) in votes {
@@ -588,7 +588,7 @@ fn a_stalled_loop_paced_by_ticker_refuses_the_vote_that_waited_behind_a_heartbea
     assert_eq!(c.read(1).map(|(value, _)| value), Ok(7));
 }
 
-// Found by review: a follower's loop, paced by `Ticker`, wakes 9 ms late for
+// Found by review: a follower's loop, paced by `tick_if_due`, wakes 9 ms late for
 // a tick (a short stall, or recv_timeout returning a message after its
 // deadline), steps a heartbeat that waited, and only then polls its
 // ticker. A ticker that kept the cadence fired the overdue tick and the
@@ -612,8 +612,14 @@ fn a_tick_overdue_when_a_heartbeat_is_stepped_leaves_the_vote_guard_shut_for_the
     c.cut.insert((1, 3));
     c.cut.insert((3, 1));
     (0..4).for_each(|_| c.substep());
-    let ticker = c.nodes[&2].lease.ticker(&c.clock).unwrap();
-    c.own.insert(2, ticker);
+    {
+        let n = c.nodes.get_mut(&2).unwrap();
+        assert!(
+            !n.lease.tick_if_due(&mut n.raw, &c.clock, &c.clock),
+            "starts"
+        );
+    }
+    c.own.insert(2);
     (0..16).for_each(|_| c.substep());
     let grid_tick = |c: &mut Cluster| (0..20).for_each(|_| c.substep());
     // A grid point after which node 1's next tick sends a heartbeat.
